@@ -1,0 +1,51 @@
+"""`python -m mde_exp`: the Hydra entry point (checks the command line, then runs each job)."""
+
+import logging
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from mde_exp.errors import UserError
+from mde_exp.paths import config_dir
+from mde_exp.preflight import check_command_line
+from mde_exp.run import execute
+
+log = logging.getLogger("mde_exp")
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base=None)
+def app(cfg: DictConfig) -> None:
+    """One job: a single run, or one member of a sweep (a failure there is recorded and the sweep goes on)."""
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    if multirun:
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    try:
+        result = execute(cfg, progress_bar=not multirun)
+    except UserError:
+        raise
+    except Exception as err:
+        if not multirun:
+            raise
+        log.error("job failed (%s); recorded in the store, the sweep goes on", err)
+        return
+    note = " (already done: skipped)" if result.skipped else ""
+    accuracy = result.metrics.get("test/acc")
+    shown = f", test accuracy {accuracy:.4f}" if accuracy is not None else ""
+    log.info("%s: %s%s%s", result.dir, result.status, shown, note)
+
+
+def main() -> None:
+    """Console entry point: refuse a bad command line in one line (exit 2), else hand it to Hydra."""
+    try:
+        check_command_line(sys.argv[1:])
+    except UserError as err:
+        print(f"mde_exp: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Loggers of a run: the run store's resumable CSV, and W&B (online where configured, else offline)."""
+
+import csv
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+
+class _ResumingWriter(ExperimentWriter):
+    """Lightning's CSV writer, except that a resumed run keeps the rows of the epochs it finished."""
+
+    def __init__(self, log_dir: str, keep_before_epoch: int | None) -> None:
+        self.keep_before_epoch = keep_before_epoch
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
+            return
+        if self.keep_before_epoch is None:
+            path.unlink()
+            return
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            keys = list(reader.fieldnames or [])
+            rows = [r for r in reader if r.get("epoch") and float(r["epoch"]) < self.keep_before_epoch]
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+        self.metrics_keys = keys
+
+
+class StoreCSVLogger(CSVLogger):
+    """Writes metrics.csv straight into the run folder and flushes it whenever a checkpoint is saved,
+    so that the metrics on disk always cover the checkpoint a resumed run starts from."""
+
+    def __init__(self, run_dir: Path, keep_before_epoch: int | None = None) -> None:
+        super().__init__(save_dir=str(run_dir), name="", version="")
+        self.keep_before_epoch = keep_before_epoch
+
+    @property
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._experiment = _ResumingWriter(self.log_dir, self.keep_before_epoch)
+        return self._experiment
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
+        self.save()
+
+
+def wandb_credentials_configured() -> bool:
+    """Whether W&B has an API key here (environment or netrc), so that online logging can work."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+def resolve_wandb_mode(requested: str = "auto") -> str:
+    """WANDB_MODE from the environment wins; `auto` means online with credentials, else offline."""
+    env = os.environ.get("WANDB_MODE")
+    if env:
+        return {"dryrun": "offline", "run": "online"}.get(env, env)
+    if requested not in WANDB_MODES:
+        raise ValueError(f"unknown W&B mode {requested!r}; choose one of: {', '.join(WANDB_MODES)}")
+    if requested != "auto":
+        return requested
+    return "online" if wandb_credentials_configured() else "offline"
+
+
+def wandb_logger(
+    save_dir: str,
+    id: str,
+    name: str,
+    group: str,
+    job_type: str,
+    tags: list[str],
+    config: dict[str, Any],
+    project: str = "mde_exp",
+    entity: str | None = None,
+    mode: str = "auto",
+) -> WandbLogger:
+    """Lightning's WandbLogger for one run of the store: a stable id (so a resumed run continues the
+    same W&B run), grouped by experiment, tagged, with the resolved config in full."""
+    return WandbLogger(
+        save_dir=save_dir,
+        id=id,
+        name=name,
+        project=project,
+        entity=entity,
+        group=group,
+        job_type=job_type,
+        tags=tags,
+        config=config,
+        mode=resolve_wandb_mode(mode),
+    )

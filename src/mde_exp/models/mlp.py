@@ -1,0 +1,52 @@
+"""MLPClassifier: the feedforward network of book chapter 5 (sections 5.1 to 5.7)."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from mde_exp.models.base import ClassifierModule, OptimizerFactory, SchedulerFactory
+from mde_exp.nn.activations import activation_gain, make_activation
+from mde_exp.nn.init import apply_init
+from mde_exp.nn.layers import dropout_rates, make_norm
+
+
+class MLPClassifier(ClassifierModule):
+    """Fully connected network (book section 5.1) for classification.
+
+    Each hidden layer is Linear -> norm (none / batch / layer, section 5.6) -> activation ->
+    dropout (section 5.7); the output layer gives logits for the softmax (section 5.2). Weights are
+    initialised by the `init` choice (section 5.5), with the hidden activation's gain.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_classes: int,
+        hidden_sizes: Sequence[int] = (128, 64),
+        activation: str = "relu",
+        init: Mapping[str, Any] | None = None,
+        norm: Mapping[str, Any] | None = None,
+        dropout: float | Sequence[float] = 0.0,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__(num_classes, optimizer, scheduler)
+        hidden_sizes = [int(h) for h in hidden_sizes]
+        if not hidden_sizes or min(hidden_sizes) < 1:
+            raise ValueError(f"hidden_sizes must be positive integers, got {hidden_sizes}")
+        rates = dropout_rates(dropout, len(hidden_sizes))
+        layers: list[nn.Module] = []
+        width = input_dim
+        for size, rate in zip(hidden_sizes, rates, strict=True):
+            layers += [nn.Linear(width, size), make_norm(norm, size), make_activation(activation)]
+            if rate > 0:
+                layers.append(nn.Dropout(rate))
+            width = size
+        layers.append(nn.Linear(width, num_classes))
+        self.net = nn.Sequential(nn.Flatten(), *layers)
+        apply_init(self.net, init, gain=activation_gain(activation))
+        self.save_hyperparameters(
+            {"input_dim": input_dim, "num_classes": num_classes, "hidden_sizes": hidden_sizes,
+             "activation": activation, "dropout": rates}
+        )

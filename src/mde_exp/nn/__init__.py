@@ -1,0 +1,1 @@
+"""Plain nn.Modules and functions that the book's models share."""

@@ -1,0 +1,59 @@
+"""Weight initialisation schemes of book section 5.5, applied to every linear layer of a network."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+SCHEMES = (
+    "default",
+    "zeros",
+    "normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "orthogonal",
+)
+
+
+def init_linear(layer: nn.Linear, scheme: str, *, gain: float = 1.0, std: float = 0.01) -> None:
+    """Initialise one linear layer's weight by `scheme` and its bias to zero (except `default`).
+
+    `gain` is the activation's gain (nn.init.calculate_gain); the Kaiming schemes use fan-in mode,
+    whose ReLU case gives std = sqrt(2 / n_in), the book's He initialisation.
+    """
+    w = layer.weight
+    if scheme == "default":
+        layer.reset_parameters()
+        return
+    if scheme == "zeros":
+        nn.init.zeros_(w)
+    elif scheme == "normal":
+        nn.init.normal_(w, mean=0.0, std=std)
+    elif scheme == "xavier_uniform":
+        nn.init.xavier_uniform_(w, gain=gain)
+    elif scheme == "xavier_normal":
+        nn.init.xavier_normal_(w, gain=gain)
+    elif scheme == "kaiming_uniform":
+        # torch's kaiming_uniform_ only takes leaky-ReLU gains; the bound below allows any activation.
+        bound = gain * (3.0 / w.shape[1]) ** 0.5
+        nn.init.uniform_(w, -bound, bound)
+    elif scheme == "kaiming_normal":
+        nn.init.normal_(w, mean=0.0, std=gain / w.shape[1] ** 0.5)
+    elif scheme == "orthogonal":
+        nn.init.orthogonal_(w, gain=gain)
+    else:
+        raise ValueError(f"unknown init scheme {scheme!r}; choose one of: {', '.join(SCHEMES)}")
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def apply_init(module: nn.Module, spec: Mapping[str, Any] | None, *, gain: float = 1.0) -> None:
+    """Apply an init config ({scheme, std?}) to every nn.Linear inside `module`."""
+    spec = dict(spec or {"scheme": "default"})
+    scheme = spec.get("scheme", "default")
+    std = float(spec.get("std", 0.01))
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            init_linear(layer, scheme, gain=gain, std=std)

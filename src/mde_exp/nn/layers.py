@@ -1,0 +1,34 @@
+"""Normalisation and dropout choices for hidden layers (book sections 5.6 and 5.7)."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+NORM_KINDS = ("none", "batch", "layer")
+
+
+def make_norm(spec: Mapping[str, Any] | None, width: int) -> nn.Module:
+    """A normalisation layer for `width` features from a norm config ({kind, momentum?})."""
+    kind = (spec or {}).get("kind", "none")
+    if kind == "none":
+        return nn.Identity()
+    if kind == "batch":
+        return nn.BatchNorm1d(width, momentum=float(spec.get("momentum", 0.1)))
+    if kind == "layer":
+        return nn.LayerNorm(width)
+    raise ValueError(f"unknown norm kind {kind!r}; choose one of: {', '.join(NORM_KINDS)}")
+
+
+def dropout_rates(dropout: float | Sequence[float], n_layers: int) -> list[float]:
+    """One dropout rate per hidden layer, from a single rate or a per-layer list."""
+    if isinstance(dropout, int | float):
+        rates = [float(dropout)] * n_layers
+    else:
+        rates = [float(p) for p in dropout]
+        if len(rates) != n_layers:
+            raise ValueError(f"dropout lists {len(rates)} rates for {n_layers} hidden layers")
+    for p in rates:
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout rate {p} is outside [0, 1)")
+    return rates

@@ -1,0 +1,181 @@
+"""One run: seed, build data, model and trainer from the config, fit, test, and write the run folder."""
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.loggers import WandbLogger
+from omegaconf import DictConfig, OmegaConf
+
+from mde_exp import store
+from mde_exp.callbacks import DivergenceDetector
+from mde_exp.loggers import StoreCSVLogger, resolve_wandb_mode
+from mde_exp.validate import check_config
+
+log = logging.getLogger(__name__)
+
+VERSIONED = ("mde_exp", "torch", "lightning", "hydra-core", "torchmetrics", "wandb")
+
+
+@dataclass
+class RunResult:
+    """What a run left in the store: its folder, status and final metrics."""
+
+    dir: Path
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    skipped: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _versions() -> dict[str, str]:
+    return {name: version(name) for name in VERSIONED}
+
+
+def _floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k.removesuffix("_epoch"): float(v) for k, v in metrics.items() if not k.endswith("_step")}
+
+
+def _checkpoint_epoch(path: Path) -> int:
+    """The epoch a run resumes at from checkpoint `path` (the number of epochs it holds)."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return int(state["epoch"]) + 1
+
+
+def _build_model(cfg: DictConfig, datamodule: L.LightningDataModule) -> L.LightningModule:
+    scheduler = instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None
+    return instantiate(
+        cfg.model,
+        input_dim=datamodule.input_dim,
+        num_classes=datamodule.num_classes,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=scheduler,
+        _convert_="all",
+    )
+
+
+def _build_loggers(cfg: DictConfig, directory: Path, keep_before_epoch: int | None) -> list:
+    loggers: list = [StoreCSVLogger(directory, keep_before_epoch)]
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for name, spec in (cfg.logger or {}).items():
+        factory = instantiate(spec)
+        if name == "wandb":
+            tags = [t for t in (cfg.book_section and f"section-{cfg.book_section}", cfg.figure_id) if t]
+            loggers.append(
+                factory(
+                    save_dir=str(directory),
+                    id=f"{cfg.experiment}-{directory.name}",
+                    name=f"{cfg.experiment}/{directory.name}",
+                    group=str(cfg.experiment),
+                    job_type="train",
+                    tags=[*tags, *cfg.tags],
+                    config=resolved,
+                )
+            )
+        else:
+            loggers.append(factory(save_dir=str(directory), name=name, version=""))
+    return loggers
+
+
+def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
+    """Run the configuration `cfg` through the store: skip it if finished, resume it if interrupted,
+    otherwise train from scratch. Raises on bad configuration before anything is written; a run
+    that fails while training is recorded as failed and the exception is raised again."""
+    check_config(cfg)
+    directory = store.run_dir(cfg)
+    previous = store.read_summary(directory)
+    if cfg.store.skip_finished and store.is_complete(directory):
+        log.info("run %s is already %s: skipped", directory, previous["status"])
+        return RunResult(directory, previous["status"], previous.get("metrics", {}), skipped=True, summary=previous)
+
+    checkpoint = directory / "checkpoints" / "last.ckpt"
+    resume_from = checkpoint if cfg.store.resume and checkpoint.is_file() else None
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    started = time.time()
+    summary: dict[str, Any] = {
+        "status": "running",
+        "experiment": str(cfg.experiment),
+        "seed": int(cfg.seed),
+        "config_hash": store.config_hash(cfg),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "attempt": (previous or {}).get("attempt", 0) + 1,
+        "resumed_from_epoch": _checkpoint_epoch(resume_from) if resume_from else None,
+        "versions": _versions(),
+        "git_commit": store.git_commit(),
+        "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))} if "wandb" in (cfg.logger or {})
+        else None,
+        "wall_time_s": (previous or {}).get("wall_time_s", 0.0),
+    }
+    store.write_json(directory / "summary.json", summary)
+    if resume_from:
+        log.info("resuming %s from epoch %d", directory, summary["resumed_from_epoch"])
+
+    L.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    divergence = DivergenceDetector()
+    loggers: list = []
+    try:
+        datamodule = instantiate(cfg.data)
+        model = _build_model(cfg, datamodule)
+        loggers = _build_loggers(cfg, directory, summary["resumed_from_epoch"])
+        callbacks = [
+            ModelCheckpoint(
+                dirpath=directory / "checkpoints", save_last=True, save_top_k=0, every_n_epochs=1,
+                save_on_train_epoch_end=True, enable_version_counter=False,
+            ),
+            divergence,
+            *[instantiate(spec) for spec in (cfg.callbacks or {}).values()],
+        ]
+        if progress_bar:
+            callbacks.append(RichProgressBar())
+        trainer: L.Trainer = instantiate(
+            cfg.trainer, logger=loggers, callbacks=callbacks, default_root_dir=str(directory),
+            enable_progress_bar=progress_bar,
+        )
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        fit_metrics = _floats(trainer.callback_metrics)
+        test_metrics = {}
+        if divergence.diverged_at_step is None:
+            test_metrics = _floats(trainer.test(model, datamodule=datamodule, verbose=False)[0])
+        summary.update(
+            status="diverged" if divergence.diverged_at_step is not None else "finished",
+            diverged_at_step=divergence.diverged_at_step,
+            diverged_at_epoch=divergence.diverged_at_epoch,
+            epochs=trainer.current_epoch,
+            global_step=trainer.global_step,
+            metrics={**fit_metrics, **test_metrics},
+            parameters=sum(p.numel() for p in model.parameters()),
+        )
+    except BaseException as err:
+        summary.update(status="failed" if isinstance(err, Exception) else "interrupted",
+                       error="".join(traceback.format_exception_only(err)).strip(),
+                       traceback=traceback.format_exc())
+        raise
+    finally:
+        summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        summary["wall_time_s"] = round(summary["wall_time_s"] + time.time() - started, 3)
+        for lg in loggers:
+            if isinstance(lg, WandbLogger) and lg._experiment is not None:
+                summary["wandb"].update(id=lg.experiment.id, group=str(cfg.experiment),
+                                        dir=str(Path(lg.experiment.dir).parent))
+        store.write_json(directory / "summary.json", summary)
+        _finish_wandb(summary["status"])
+    return RunResult(directory, summary["status"], summary["metrics"], summary=summary)
+
+
+def _finish_wandb(status: str) -> None:
+    """End the W&B run of this job, if any, so the next job of a sweep starts its own."""
+    import sys
+
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish(exit_code=0 if status in store.FINAL_STATUSES else 1)

@@ -1,0 +1,87 @@
+"""Checks of a composed configuration that Hydra cannot make: values in range, choices that fit together,
+data that exist. Each failure is a ConfigError with one line naming the key, the value and what is allowed."""
+
+from numbers import Real
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, ListConfig
+
+from mde_exp.errors import ConfigError
+from mde_exp.nn.activations import ACTIVATIONS
+from mde_exp.nn.init import SCHEMES
+from mde_exp.nn.layers import NORM_KINDS
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _check_dropout(cfg: DictConfig) -> None:
+    dropout = cfg.get("dropout", 0.0)
+    rates = list(dropout) if isinstance(dropout, ListConfig | list | tuple) else [dropout]
+    for p in rates:
+        if not _is_number(p) or not 0.0 <= p < 1.0:
+            shown = list(dropout) if isinstance(dropout, ListConfig) else dropout
+            raise ConfigError(f"dropout={shown}: each dropout rate must be a number in [0, 1)")
+    model = cfg.model
+    if "dropout" not in model and any(p > 0 for p in rates):
+        raise ConfigError(f"dropout={dropout}: model {model._target_.rsplit('.', 1)[-1]} has no dropout layers")
+    hidden = model.get("hidden_sizes")
+    if isinstance(dropout, ListConfig) and hidden is not None and len(dropout) != len(hidden):
+        raise ConfigError(
+            f"dropout lists {len(dropout)} rates but model.hidden_sizes has {len(hidden)} hidden layers"
+        )
+
+
+def _check_model(cfg: DictConfig) -> None:
+    model = cfg.model
+    hidden = model.get("hidden_sizes")
+    if hidden is not None and (
+        not isinstance(hidden, ListConfig) or not hidden or any(not isinstance(h, int) or h < 1 for h in hidden)
+    ):
+        raise ConfigError(f"model.hidden_sizes={hidden}: must be a non-empty list of positive integers")
+    activation = model.get("activation")
+    if activation is not None and activation not in ACTIVATIONS:
+        raise ConfigError(f"model.activation={activation}: choose one of {', '.join(ACTIVATIONS)}")
+    if cfg.init.get("scheme") not in SCHEMES:
+        raise ConfigError(f"init.scheme={cfg.init.get('scheme')}: choose one of {', '.join(SCHEMES)}")
+    if "std" in cfg.init and (not _is_number(cfg.init.std) or cfg.init.std <= 0):
+        raise ConfigError(f"init.std={cfg.init.std}: must be a positive number")
+    if cfg.norm.get("kind") not in NORM_KINDS:
+        raise ConfigError(f"norm.kind={cfg.norm.get('kind')}: choose one of {', '.join(NORM_KINDS)}")
+    if "norm" not in model and cfg.norm.kind != "none":
+        raise ConfigError(f"norm={cfg.norm.kind}: model {model._target_.rsplit('.', 1)[-1]} has no normalisation layers")
+
+
+def _check_optimizer(cfg: DictConfig) -> None:
+    opt = cfg.optimizer
+    for key in ("lr",):
+        if key in opt and (not _is_number(opt[key]) or opt[key] <= 0):
+            raise ConfigError(f"optimizer.{key}={opt[key]}: the learning rate must be a positive number")
+    for key in ("momentum", "weight_decay"):
+        if key in opt and (not _is_number(opt[key]) or opt[key] < 0):
+            raise ConfigError(f"optimizer.{key}={opt[key]}: must be a number >= 0")
+    if "momentum" in opt and opt.momentum >= 1:
+        raise ConfigError(f"optimizer.momentum={opt.momentum}: must be below 1")
+
+
+def _check_trainer_and_data(cfg: DictConfig) -> None:
+    epochs = cfg.trainer.get("max_epochs")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"trainer.max_epochs={epochs}: must be a positive integer")
+    batch = cfg.data.get("batch_size")
+    if batch is not None and (not isinstance(batch, int) or batch < 1):
+        raise ConfigError(f"data.batch_size={batch}: must be a positive integer")
+    try:
+        datamodule = instantiate(cfg.data)
+    except Exception as err:  # a constructor's own check (sizes, paths) is a configuration error here
+        raise ConfigError(f"data: {err}") from None
+    datamodule.check_available()
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise ConfigError (or DataNotFoundError) for the first problem in `cfg`; return if it can run."""
+    _check_model(cfg)
+    _check_dropout(cfg)
+    _check_optimizer(cfg)
+    _check_trainer_and_data(cfg)

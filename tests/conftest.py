@@ -1,0 +1,25 @@
+"""Shared test set-up: W&B offline and quiet, runs and figures in temporary folders."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.pop("WANDB_API_KEY", None)
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Path:
+    return tmp_path / "runs"
+
+
+def run_cli(args: list[str], cwd: Path, module: str = "mde_exp", timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m <module> <args>` in a subprocess, from `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    )

@@ -1,0 +1,69 @@
+"""Each model trains for an epoch on each of its data sets; the book's init, norm and dropout axes
+build what they say."""
+
+import pytest
+import torch
+from torch import nn
+
+from mde_exp import store
+from mde_exp.models.mlp import MLPClassifier
+from mde_exp.nn.activations import ACTIVATIONS, activation_gain, make_activation
+from mde_exp.run import execute
+
+DATA = ["digits", "mnist_5k", "wdbc", "spiral"]
+
+
+@pytest.mark.parametrize("model", ["mlp", "softmax_regression"])
+@pytest.mark.parametrize("data", DATA)
+def test_one_epoch_of_each_model_on_each_data_set(model, data, store_root):
+    cfg = store.compose([f"model={model}", f"data={data}", "trainer.max_epochs=1", "logger=none",
+                         f"store.root={store_root}", "trainer.accelerator=cpu", "optimizer.lr=0.01"])
+    result = execute(cfg)
+    assert result.status == "finished"
+    chance = 1 / {"digits": 10, "mnist_5k": 10, "wdbc": 2, "spiral": 2}[data]
+    for key in ("train/loss", "val/acc", "train_eval/acc", "test/acc"):
+        assert key in result.metrics
+    if data != "spiral":  # the spiral is not linearly separable and takes more than an epoch
+        assert result.metrics["val/acc"] > chance + 0.1
+    assert (result.dir / "metrics.csv").is_file() and (result.dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_zero_initialisation_leaves_hidden_units_identical():
+    model = MLPClassifier(4, 3, hidden_sizes=[5], init={"scheme": "zeros"},
+                          optimizer=lambda p: torch.optim.SGD(p, lr=0.5))
+    opt = model.configure_optimizers()
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    for _ in range(5):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    hidden = model.net[1].weight
+    assert torch.allclose(hidden, hidden[0].expand_as(hidden)), "symmetry is never broken"
+
+
+@pytest.mark.parametrize(("scheme", "std"), [("kaiming_normal", (2 / 400) ** 0.5),
+                                             ("xavier_normal", 2 ** 0.5 * (2 / 600) ** 0.5),
+                                             ("normal", 0.01)])
+def test_initial_weight_scale_follows_the_scheme(scheme, std):
+    model = MLPClassifier(400, 10, hidden_sizes=[200], activation="relu", init={"scheme": scheme, "std": 0.01})
+    measured = model.net[1].weight.std().item()
+    assert measured == pytest.approx(std, rel=0.05)
+    assert torch.count_nonzero(model.net[1].bias) == 0
+
+
+def test_dropout_per_layer_and_norm_placement():
+    model = MLPClassifier(10, 2, hidden_sizes=[8, 6, 4], dropout=[0.4, 0.3, 0.2], norm={"kind": "batch"})
+    rates = [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert rates == [0.4, 0.3, 0.2]
+    layers = [type(m).__name__ for m in model.net]
+    assert layers[:5] == ["Flatten", "Linear", "BatchNorm1d", "ReLU", "Dropout"]
+    with pytest.raises(ValueError, match="outside"):
+        MLPClassifier(10, 2, hidden_sizes=[8], dropout=1.5)
+
+
+def test_activations_are_modules_with_gains():
+    for name in ACTIVATIONS:
+        assert make_activation(name)(torch.zeros(3)).shape == (3,)
+        assert activation_gain(name) > 0
+    with pytest.raises(ValueError, match="choose one of"):
+        make_activation("swishy")

@@ -1,0 +1,40 @@
+"""The reproduction pipeline: recipes at their smallest scale, their JSON claims, figures and report."""
+
+import json
+
+from mde_exp.recipes import load_recipes
+from mde_exp.reproduce import main
+
+from .conftest import run_cli
+
+
+def test_recipes_are_discovered_with_book_references():
+    recipes = load_recipes()
+    assert {"abl-dropout", "fig-5.6"} <= set(recipes)
+    for recipe in recipes.values():
+        assert recipe.book_ref and recipe.claim and recipe.chapter > 0
+
+
+def test_abl_dropout_and_fig_5_6_at_the_smallest_scale(tmp_path):
+    out = tmp_path / "figures"
+    code = main(["--profile", "tiny", "--only", "abl-dropout,fig-5.6", "--out", str(out),
+                 "logger=none", f"store.root={tmp_path / 'runs'}"])
+    assert code == 0
+    for rid in ("abl-dropout", "fig-5.6"):
+        record = json.loads((out / f"{rid}.json").read_text())
+        assert record["status"] == "pass" and record["claims"]
+        for claim in record["claims"]:
+            assert {"description", "expected", "measured", "passed"} <= set(claim) and claim["passed"]
+        assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
+    dropout = json.loads((out / "abl-dropout.json").read_text())
+    assert set(dropout["values"]["gap"]) == {"0.0", "0.2", "0.5"}
+    assert len(dropout["runs"]) == 3
+    report = (out / "index.html").read_text()
+    assert "2 of 2 figures pass" in report and "abl-dropout.png" in report and "fig-5.6.png" in report
+
+
+def test_list_and_unknown_id(tmp_path):
+    listed = run_cli(["--list"], cwd=tmp_path, module="mde_exp.reproduce")
+    assert listed.returncode == 0 and "abl-dropout" in listed.stdout and "Figure 5.6" in listed.stdout
+    unknown = run_cli(["--only", "fig-99"], cwd=tmp_path, module="mde_exp.reproduce")
+    assert unknown.returncode == 2 and "unknown recipe id fig-99" in unknown.stderr
