@@ -1,4 +1,4 @@
-"""abl-dropout: dropout narrows the generalisation gap (book section 5.7), from the dropout_sweep experiment."""
+"""abl-dropout: dropout narrows the generalisation gap (book section 5.7); runs experiment dropout_sweep."""
 
 import numpy as np
 
@@ -8,7 +8,10 @@ from mde_exp.store import read_epoch_metrics
 
 # Per profile: overrides of every run, and the seeds that are repeated.
 SETTINGS = {
-    "tiny": {"overrides": ["trainer.max_epochs=6", "data.val_size=500", "data.eval_train_size=500"], "seeds": [0]},
+    "tiny": {
+        "overrides": ["trainer.max_epochs=6", "data.val_size=500", "data.eval_train_size=500"],
+        "seeds": [0],
+    },
     "quick": {"overrides": ["trainer.max_epochs=30"], "seeds": [0, 1, 2]},
     "full": {"overrides": ["data=mnist", "trainer.max_epochs=25"], "seeds": [0, 1, 2]},
 }
@@ -32,8 +35,10 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     for rate in rates:
         frames = curves[rate]
         epochs = frames[0].index.to_numpy() + 1
-        stack = {k: np.stack([f[k].to_numpy() for f in frames]) for k in
-                 ("train_eval/loss", "val/loss", "train_eval/acc", "val/acc")}
+        stack = {
+            k: np.stack([f[k].to_numpy() for f in frames])
+            for k in ("train_eval/loss", "val/loss", "train_eval/acc", "val/acc")
+        }
         gap = stack["train_eval/acc"] - stack["val/acc"]
         c = colours[rate]
         for ax, metric in ((axes[0], "loss"), (axes[1], "acc")):
@@ -54,17 +59,37 @@ def run(ctx: RecipeContext) -> RecipeOutput:
 
     none, most = gaps[rates[0]], gaps[rates[-1]]
     claims = [
-        Claim(f"dropout {rates[-1]:g} narrows the train-validation accuracy gap of no dropout",
-              "gap(0.5) / gap(0) < 0.9", most / none, most / none < 0.9),
-        Claim("the gap shrinks as the dropout rate grows", "gap(0) > gap(0.2) > gap(0.5)",
-              {f"{r:g}": g for r, g in gaps.items()}, all(gaps[a] > gaps[b] for a, b in zip(rates, rates[1:]))),
-        Claim(f"dropout {rates[-1]:g} costs no validation accuracy", "val acc(0.5) >= val acc(0) - 0.01",
-              {f"{r:g}": a for r, a in val_acc.items()}, val_acc[rates[-1]] >= val_acc[rates[0]] - 0.01),
-        Claim("with dropout the validation loss overfits less", "val loss(0.5) < val loss(0)",
-              {f"{r:g}": v for r, v in val_loss.items()}, val_loss[rates[-1]] < val_loss[rates[0]]),
+        Claim(
+            f"dropout {rates[-1]:g} narrows the train-validation accuracy gap of no dropout",
+            "gap(0.5) / gap(0) < 0.9",
+            most / none,
+            most / none < 0.9,
+        ),
+        Claim(
+            "the gap shrinks as the dropout rate grows",
+            "gap(0) > gap(0.2) > gap(0.5)",
+            {f"{r:g}": g for r, g in gaps.items()},
+            all(gaps[a] > gaps[b] for a, b in zip(rates, rates[1:], strict=False)),
+        ),
+        Claim(
+            f"dropout {rates[-1]:g} costs no validation accuracy",
+            "val acc(0.5) >= val acc(0) - 0.01",
+            {f"{r:g}": a for r, a in val_acc.items()},
+            val_acc[rates[-1]] >= val_acc[rates[0]] - 0.01,
+        ),
+        Claim(
+            "with dropout the validation loss overfits less",
+            "val loss(0.5) < val loss(0)",
+            {f"{r:g}": v for r, v in val_loss.items()},
+            val_loss[rates[-1]] < val_loss[rates[0]],
+        ),
     ]
-    return RecipeOutput(figure, claims, values={"gap": gaps, "val_acc": val_acc, "val_loss": val_loss,
-                                                "seeds": settings["seeds"]}, runs=runs)
+    return RecipeOutput(
+        figure,
+        claims,
+        values={"gap": gaps, "val_acc": val_acc, "val_loss": val_loss, "seeds": settings["seeds"]},
+        runs=runs,
+    )
 
 
 RECIPE = Recipe(

@@ -17,9 +17,15 @@ def store_root(tmp_path: Path) -> Path:
     return tmp_path / "runs"
 
 
-def run_cli(args: list[str], cwd: Path, module: str = "mde_exp", timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path, module: str = "mde_exp", timeout: int = 300
+) -> subprocess.CompletedProcess:
     """`python -m <module> <args>` in a subprocess, from `cwd`."""
     return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
     )

@@ -10,8 +10,16 @@ from .conftest import run_cli
 def test_help_lists_groups_and_their_options(tmp_path):
     result = run_cli(["--help"], cwd=tmp_path)
     assert result.returncode == 0
-    for text in ("model: mlp, softmax_regression", "init:", "kaiming_normal", "experiment:", "dropout_sweep",
-                 "optimizer:", "nesterov", "dropout    rate in [0, 1)"):
+    for text in (
+        "model: mlp, softmax_regression",
+        "init:",
+        "kaiming_normal",
+        "experiment:",
+        "dropout_sweep",
+        "optimizer:",
+        "nesterov",
+        "dropout    rate in [0, 1)",
+    ):
         assert text in result.stdout, text
 
 
@@ -19,15 +27,25 @@ def test_a_run_from_another_directory_writes_the_store(tmp_path):
     result = run_cli(["data=digits", "trainer.max_epochs=1", "logger=none"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (directory,) = (tmp_path / "runs" / "default").iterdir()
-    assert {"config.yaml", "metrics.csv", "summary.json", "checkpoints"} <= {p.name for p in directory.iterdir()}
+    assert {"config.yaml", "metrics.csv", "summary.json", "checkpoints"} <= {
+        p.name for p in directory.iterdir()
+    }
     assert store.read_summary(directory)["status"] == "finished"
     again = run_cli(["data=digits", "trainer.max_epochs=1", "logger=none"], cwd=tmp_path)
     assert "skipped" in again.stderr + again.stdout
 
 
 def test_dropout_sweep_runs_every_rate_with_wandb_offline_runs(tmp_path):
-    result = run_cli(["+experiment=dropout_sweep", "profile=tiny", "trainer.max_epochs=1",
-                      "data=digits", "model.hidden_sizes=[32,32]"], cwd=tmp_path)
+    result = run_cli(
+        [
+            "+experiment=dropout_sweep",
+            "profile=tiny",
+            "trainer.max_epochs=1",
+            "data=digits",
+            "model.hidden_sizes=[32,32]",
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     directories = sorted((tmp_path / "runs" / "dropout_sweep").iterdir())
     assert len(directories) == 3

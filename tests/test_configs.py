@@ -21,8 +21,19 @@ def _options(group: str) -> list[str]:
 
 
 def test_every_group_of_the_issue_exists():
-    expected = {"data", "model", "optimizer", "scheduler", "init", "norm", "trainer", "logger", "callbacks",
-                "profile", "experiment"}
+    expected = {
+        "data",
+        "model",
+        "optimizer",
+        "scheduler",
+        "init",
+        "norm",
+        "trainer",
+        "logger",
+        "callbacks",
+        "profile",
+        "experiment",
+    }
     assert expected <= set(GROUPS)
 
 

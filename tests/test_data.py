@@ -31,7 +31,7 @@ def test_embedded_set_shapes_labels_and_splits(name):
     assert sizes["train_eval"] <= sizes["train"]
     if name == "mnist_5k":
         assert sizes == {"train": 3000, "val": 1000, "test": 1000, "train_eval": 1000}
-        assert 0.0 <= float(dm.splits["train"][0].min()) and float(dm.splits["train"][0].max()) <= 1.0
+        assert float(dm.splits["train"][0].min()) >= 0.0 and float(dm.splits["train"][0].max()) <= 1.0
     if name == "wdbc":
         assert torch.allclose(dm.splits["train"][0].mean(0), torch.zeros(30), atol=1e-4)
 
@@ -110,7 +110,9 @@ def test_mnist_from_generated_idx_files(tmp_path):
 
 def test_mnist_missing_files_name_the_files_and_the_folder(tmp_path):
     dm = MNISTDataModule(data_dir=str(tmp_path / "nowhere"))
-    with pytest.raises(DataNotFoundError, match="train-images-idx3-ubyte.*nowhere|nowhere.*train-images-idx3"):
+    with pytest.raises(
+        DataNotFoundError, match="train-images-idx3-ubyte.*nowhere|nowhere.*train-images-idx3"
+    ):
         dm.check_available()
 
 

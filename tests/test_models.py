@@ -16,8 +16,17 @@ DATA = ["digits", "mnist_5k", "wdbc", "spiral"]
 @pytest.mark.parametrize("model", ["mlp", "softmax_regression"])
 @pytest.mark.parametrize("data", DATA)
 def test_one_epoch_of_each_model_on_each_data_set(model, data, store_root):
-    cfg = store.compose([f"model={model}", f"data={data}", "trainer.max_epochs=1", "logger=none",
-                         f"store.root={store_root}", "trainer.accelerator=cpu", "optimizer.lr=0.01"])
+    cfg = store.compose(
+        [
+            f"model={model}",
+            f"data={data}",
+            "trainer.max_epochs=1",
+            "logger=none",
+            f"store.root={store_root}",
+            "trainer.accelerator=cpu",
+            "optimizer.lr=0.01",
+        ]
+    )
     result = execute(cfg)
     assert result.status == "finished"
     chance = 1 / {"digits": 10, "mnist_5k": 10, "wdbc": 2, "spiral": 2}[data]
@@ -29,8 +38,9 @@ def test_one_epoch_of_each_model_on_each_data_set(model, data, store_root):
 
 
 def test_zero_initialisation_leaves_hidden_units_identical():
-    model = MLPClassifier(4, 3, hidden_sizes=[5], init={"scheme": "zeros"},
-                          optimizer=lambda p: torch.optim.SGD(p, lr=0.5))
+    model = MLPClassifier(
+        4, 3, hidden_sizes=[5], init={"scheme": "zeros"}, optimizer=lambda p: torch.optim.SGD(p, lr=0.5)
+    )
     opt = model.configure_optimizers()
     x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
     for _ in range(5):
@@ -41,11 +51,14 @@ def test_zero_initialisation_leaves_hidden_units_identical():
     assert torch.allclose(hidden, hidden[0].expand_as(hidden)), "symmetry is never broken"
 
 
-@pytest.mark.parametrize(("scheme", "std"), [("kaiming_normal", (2 / 400) ** 0.5),
-                                             ("xavier_normal", 2 ** 0.5 * (2 / 600) ** 0.5),
-                                             ("normal", 0.01)])
+@pytest.mark.parametrize(
+    ("scheme", "std"),
+    [("kaiming_normal", (2 / 400) ** 0.5), ("xavier_normal", 2**0.5 * (2 / 600) ** 0.5), ("normal", 0.01)],
+)
 def test_initial_weight_scale_follows_the_scheme(scheme, std):
-    model = MLPClassifier(400, 10, hidden_sizes=[200], activation="relu", init={"scheme": scheme, "std": 0.01})
+    model = MLPClassifier(
+        400, 10, hidden_sizes=[200], activation="relu", init={"scheme": scheme, "std": 0.01}
+    )
     measured = model.net[1].weight.std().item()
     assert measured == pytest.approx(std, rel=0.05)
     assert torch.count_nonzero(model.net[1].bias) == 0

@@ -17,8 +17,18 @@ def test_recipes_are_discovered_with_book_references():
 
 def test_abl_dropout_and_fig_5_6_at_the_smallest_scale(tmp_path):
     out = tmp_path / "figures"
-    code = main(["--profile", "tiny", "--only", "abl-dropout,fig-5.6", "--out", str(out),
-                 "logger=none", f"store.root={tmp_path / 'runs'}"])
+    code = main(
+        [
+            "--profile",
+            "tiny",
+            "--only",
+            "abl-dropout,fig-5.6",
+            "--out",
+            str(out),
+            "logger=none",
+            f"store.root={tmp_path / 'runs'}",
+        ]
+    )
     assert code == 0
     for rid in ("abl-dropout", "fig-5.6"):
         record = json.loads((out / f"{rid}.json").read_text())

@@ -40,8 +40,9 @@ def test_finished_run_is_skipped_and_a_changed_config_is_a_new_run(store_root):
 
 
 def test_a_diverging_run_is_recorded_as_diverged(store_root):
-    cfg = store.compose([*BASE, f"store.root={store_root}", "optimizer=sgd", "optimizer.lr=1e6",
-                         "trainer.max_epochs=5"])
+    cfg = store.compose(
+        [*BASE, f"store.root={store_root}", "optimizer=sgd", "optimizer.lr=1e6", "trainer.max_epochs=5"]
+    )
     result = execute(cfg)
     assert result.status == "diverged"
     summary = store.read_summary(result.dir)
@@ -64,10 +65,21 @@ def test_a_killed_run_resumes_and_keeps_its_epoch_count(tmp_path):
     import subprocess
     import sys
 
-    args = ["data=mnist_5k", "model.hidden_sizes=[256]", "data.batch_size=32", "trainer.max_epochs=4",
-            "logger=none", f"store.root={tmp_path / 'runs'}", "trainer.accelerator=cpu"]
-    proc = subprocess.Popen([sys.executable, "-m", "mde_exp", *args], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        "data=mnist_5k",
+        "model.hidden_sizes=[256]",
+        "data.batch_size=32",
+        "trainer.max_epochs=4",
+        "logger=none",
+        f"store.root={tmp_path / 'runs'}",
+        "trainer.accelerator=cpu",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mde_exp", *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     checkpoint = None
     while time.time() < deadline and proc.poll() is None:

@@ -11,4 +11,7 @@ def test_cartesian_product_of_sweep_overrides():
 
 def test_command_line_replaces_config_params_for_the_same_key():
     jobs = sweep.expand(["dropout=0.1"], ["dropout=0.0,0.2,0.5", "norm=none,batch"])
-    assert sorted(tuple(sorted(j)) for j in jobs) == [("dropout=0.1", "norm=batch"), ("dropout=0.1", "norm=none")]
+    assert sorted(tuple(sorted(j)) for j in jobs) == [
+        ("dropout=0.1", "norm=batch"),
+        ("dropout=0.1", "norm=none"),
+    ]

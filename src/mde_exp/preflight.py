@@ -33,7 +33,9 @@ def _check_group_choices(overrides: Sequence[str]) -> None:
         group = override.key_or_group
         if group not in groups or override.package is not None or override.is_delete():
             continue
-        values = list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+        values = (
+            list(override.sweep_string_iterator()) if override.is_sweep_override() else [override.value()]
+        )
         for value in values:
             if not isinstance(value, str) or value not in group_options(group):
                 raise ConfigError(
@@ -88,7 +90,9 @@ def check_command_line(argv: Sequence[str]) -> int:
     params = sweep.sweep_params(base.hydra) if multirun else []
     sweeping = [o.input_line for o in parsed if o.is_sweep_override()]
     if sweeping and not multirun:
-        raise ConfigError(f"'{sweeping[0]}' sweeps over several values: add -m (or use an experiment that sweeps)")
+        raise ConfigError(
+            f"'{sweeping[0]}' sweeps over several values: add -m (or use an experiment that sweeps)"
+        )
     jobs = sweep.expand(overrides, params) if multirun else [overrides]
     for job in jobs:
         _check_group_choices(job)

@@ -56,7 +56,9 @@ class RecipeContext:
 
     def sweep(self, overrides: Sequence[str]) -> list[tuple[list[str], RunResult]]:
         """Every job of a sweep (an experiment's `hydra.sweeper.params` and any `a,b,c` overrides)."""
-        base = self.compose([o for o in overrides if "," not in o.split("=", 1)[-1]], return_hydra_config=True)
+        base = self.compose(
+            [o for o in overrides if "," not in o.split("=", 1)[-1]], return_hydra_config=True
+        )
         jobs = sweep.expand(overrides, sweep.sweep_params(base.hydra))
         return [(job, self.train(job)) for job in jobs]
 

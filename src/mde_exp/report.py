@@ -14,8 +14,10 @@ def _claims_table(claims: list[dict[str, Any]]) -> str:
         f"<td>{'pass' if c['passed'] else 'FAIL'}</td></tr>"
         for c in claims
     )
-    return ("<table><tr><th>claim</th><th>book</th><th>expected</th><th>measured</th><th></th></tr>"
-            f"{rows}</table>")
+    return (
+        "<table><tr><th>claim</th><th>book</th><th>expected</th><th>measured</th><th></th></tr>"
+        f"{rows}</table>"
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -26,13 +28,17 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _row_class(record: dict[str, Any]) -> str:
+    return "pass" if record["status"] == "pass" else "fail"
+
+
 def write_report(out_dir: Path) -> Path:
     """Write index.html from every <id>.json in `out_dir` and return its path."""
     results = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json"))]
     results.sort(key=lambda r: (r.get("chapter", 99), r["id"]))
     passed = sum(r["status"] == "pass" for r in results)
     summary_rows = "".join(
-        f"<tr class='{'pass' if r['status'] == 'pass' else 'fail'}'><td><a href='#{r['id']}'>{r['id']}</a></td>"
+        f"<tr class='{_row_class(r)}'><td><a href='#{r['id']}'>{r['id']}</a></td>"
         f"<td>{html.escape(r['book_ref'])}</td><td>{html.escape(r['claim'])}</td>"
         f"<td>{r['status']}</td><td>{r['wall_time_s']:.1f} s</td><td>{r['profile']}</td></tr>"
         for r in results
@@ -58,7 +64,7 @@ section{{margin-top:3em}}code{{background:#f4f4f4;padding:2px 4px}}</style></hea
 <p>{passed} of {len(results)} figures pass their claim checks.</p>
 <table><tr><th>id</th><th>book</th><th>claim</th><th>status</th><th>time</th><th>profile</th></tr>
 {summary_rows}</table>
-{''.join(sections)}
+{"".join(sections)}
 </body></html>"""
     path = out_dir / "index.html"
     path.write_text(page)

@@ -95,7 +95,9 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     previous = store.read_summary(directory)
     if cfg.store.skip_finished and store.is_complete(directory):
         log.info("run %s is already %s: skipped", directory, previous["status"])
-        return RunResult(directory, previous["status"], previous.get("metrics", {}), skipped=True, summary=previous)
+        return RunResult(
+            directory, previous["status"], previous.get("metrics", {}), skipped=True, summary=previous
+        )
 
     checkpoint = directory / "checkpoints" / "last.ckpt"
     resume_from = checkpoint if cfg.store.resume and checkpoint.is_file() else None
@@ -112,7 +114,8 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         "resumed_from_epoch": _checkpoint_epoch(resume_from) if resume_from else None,
         "versions": _versions(),
         "git_commit": store.git_commit(),
-        "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))} if "wandb" in (cfg.logger or {})
+        "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))}
+        if "wandb" in (cfg.logger or {})
         else None,
         "wall_time_s": (previous or {}).get("wall_time_s", 0.0),
     }
@@ -129,8 +132,12 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         loggers = _build_loggers(cfg, directory, summary["resumed_from_epoch"])
         callbacks = [
             ModelCheckpoint(
-                dirpath=directory / "checkpoints", save_last=True, save_top_k=0, every_n_epochs=1,
-                save_on_train_epoch_end=True, enable_version_counter=False,
+                dirpath=directory / "checkpoints",
+                save_last=True,
+                save_top_k=0,
+                every_n_epochs=1,
+                save_on_train_epoch_end=True,
+                enable_version_counter=False,
             ),
             divergence,
             *[instantiate(spec) for spec in (cfg.callbacks or {}).values()],
@@ -138,7 +145,10 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         if progress_bar:
             callbacks.append(RichProgressBar())
         trainer: L.Trainer = instantiate(
-            cfg.trainer, logger=loggers, callbacks=callbacks, default_root_dir=str(directory),
+            cfg.trainer,
+            logger=loggers,
+            callbacks=callbacks,
+            default_root_dir=str(directory),
             enable_progress_bar=progress_bar,
         )
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
@@ -156,17 +166,20 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
             parameters=sum(p.numel() for p in model.parameters()),
         )
     except BaseException as err:
-        summary.update(status="failed" if isinstance(err, Exception) else "interrupted",
-                       error="".join(traceback.format_exception_only(err)).strip(),
-                       traceback=traceback.format_exc())
+        summary.update(
+            status="failed" if isinstance(err, Exception) else "interrupted",
+            error="".join(traceback.format_exception_only(err)).strip(),
+            traceback=traceback.format_exc(),
+        )
         raise
     finally:
         summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         summary["wall_time_s"] = round(summary["wall_time_s"] + time.time() - started, 3)
         for lg in loggers:
             if isinstance(lg, WandbLogger) and lg._experiment is not None:
-                summary["wandb"].update(id=lg.experiment.id, group=str(cfg.experiment),
-                                        dir=str(Path(lg.experiment.dir).parent))
+                summary["wandb"].update(
+                    id=lg.experiment.id, group=str(cfg.experiment), dir=str(Path(lg.experiment.dir).parent)
+                )
         store.write_json(directory / "summary.json", summary)
         _finish_wandb(summary["status"])
     return RunResult(directory, summary["status"], summary["metrics"], summary=summary)

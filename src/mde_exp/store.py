@@ -62,7 +62,8 @@ def read_epoch_metrics(directory: Path) -> pd.DataFrame:
     """metrics.csv reduced to one row per epoch of training (per-step and test rows dropped), by epoch."""
     frame = pd.read_csv(Path(directory) / "metrics.csv")
     epoch_cols = [
-        c for c in frame.columns
+        c
+        for c in frame.columns
         if c not in ("step", "epoch") and not c.endswith("_step") and not c.startswith("test/")
     ]
     per_epoch = frame.dropna(subset=["epoch"]).groupby("epoch")[epoch_cols].last()

@@ -25,7 +25,9 @@ def _check_dropout(cfg: DictConfig) -> None:
             raise ConfigError(f"dropout={shown}: each dropout rate must be a number in [0, 1)")
     model = cfg.model
     if "dropout" not in model and any(p > 0 for p in rates):
-        raise ConfigError(f"dropout={dropout}: model {model._target_.rsplit('.', 1)[-1]} has no dropout layers")
+        raise ConfigError(
+            f"dropout={dropout}: model {model._target_.rsplit('.', 1)[-1]} has no dropout layers"
+        )
     hidden = model.get("hidden_sizes")
     if isinstance(dropout, ListConfig) and hidden is not None and len(dropout) != len(hidden):
         raise ConfigError(
@@ -37,7 +39,9 @@ def _check_model(cfg: DictConfig) -> None:
     model = cfg.model
     hidden = model.get("hidden_sizes")
     if hidden is not None and (
-        not isinstance(hidden, ListConfig) or not hidden or any(not isinstance(h, int) or h < 1 for h in hidden)
+        not isinstance(hidden, ListConfig)
+        or not hidden
+        or any(not isinstance(h, int) or h < 1 for h in hidden)
     ):
         raise ConfigError(f"model.hidden_sizes={hidden}: must be a non-empty list of positive integers")
     activation = model.get("activation")
@@ -50,7 +54,9 @@ def _check_model(cfg: DictConfig) -> None:
     if cfg.norm.get("kind") not in NORM_KINDS:
         raise ConfigError(f"norm.kind={cfg.norm.get('kind')}: choose one of {', '.join(NORM_KINDS)}")
     if "norm" not in model and cfg.norm.kind != "none":
-        raise ConfigError(f"norm={cfg.norm.kind}: model {model._target_.rsplit('.', 1)[-1]} has no normalisation layers")
+        raise ConfigError(
+            f"norm={cfg.norm.kind}: model {model._target_.rsplit('.', 1)[-1]} has no normalisation layers"
+        )
 
 
 def _check_optimizer(cfg: DictConfig) -> None:

@@ -36,7 +36,10 @@ class ClassifierModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.net: nn.Module = nn.Identity()
         self.accuracy = nn.ModuleDict(
-            {f"{stage}_acc": MulticlassAccuracy(num_classes, average="micro") for stage in ("train", *EVAL_STAGES, "test")}
+            {
+                f"{stage}_acc": MulticlassAccuracy(num_classes, average="micro")
+                for stage in ("train", *EVAL_STAGES, "test")
+            }
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,8 +52,9 @@ class ClassifierModule(L.LightningModule):
         acc = self.accuracy[f"{stage}_acc"]
         acc.update(logits, y)
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, add_dataloader_idx=False,
-                 batch_size=len(y))
+        self.log(
+            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, add_dataloader_idx=False, batch_size=len(y)
+        )
         self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
         return loss
 
@@ -69,5 +73,7 @@ class ClassifierModule(L.LightningModule):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer),
-                                                         "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
+        }

@@ -47,6 +47,11 @@ class MLPClassifier(ClassifierModule):
         self.net = nn.Sequential(nn.Flatten(), *layers)
         apply_init(self.net, init, gain=activation_gain(activation))
         self.save_hyperparameters(
-            {"input_dim": input_dim, "num_classes": num_classes, "hidden_sizes": hidden_sizes,
-             "activation": activation, "dropout": rates}
+            {
+                "input_dim": input_dim,
+                "num_classes": num_classes,
+                "hidden_sizes": hidden_sizes,
+                "activation": activation,
+                "dropout": rates,
+            }
         )
