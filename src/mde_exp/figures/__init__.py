@@ -1,0 +1,1 @@
+"""Plotting helpers shared by the recipes."""
