@@ -8,10 +8,7 @@ from mde_exp.store import read_epoch_metrics
 
 # Per profile: overrides of every run, and the seeds that are repeated.
 SETTINGS = {
-    "tiny": {
-        "overrides": ["trainer.max_epochs=6", "data.val_size=500", "data.eval_train_size=500"],
-        "seeds": [0],
-    },
+    "tiny": {"overrides": ["trainer.max_epochs=12", "data.batch_size=64"], "seeds": [0]},
     "quick": {"overrides": ["trainer.max_epochs=30"], "seeds": [0, 1, 2]},
     "full": {"overrides": ["data=mnist", "trainer.max_epochs=25"], "seeds": [0, 1, 2]},
 }

@@ -4,7 +4,7 @@ data that exist. Each failure is a ConfigError with one line naming the key, the
 from numbers import Real
 
 from hydra.utils import instantiate
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mde_exp.errors import ConfigError
 from mde_exp.nn.activations import ACTIVATIONS
@@ -71,6 +71,10 @@ def _check_optimizer(cfg: DictConfig) -> None:
         raise ConfigError(f"optimizer.momentum={opt.momentum}: must be below 1")
 
 
+# Data configurations already loaded and split once in this process (a sweep checks each once).
+_DATA_CHECKED: set[str] = set()
+
+
 def _check_trainer_and_data(cfg: DictConfig) -> None:
     epochs = cfg.trainer.get("max_epochs")
     if not isinstance(epochs, int) or epochs < 1:
@@ -78,11 +82,19 @@ def _check_trainer_and_data(cfg: DictConfig) -> None:
     batch = cfg.data.get("batch_size")
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ConfigError(f"data.batch_size={batch}: must be a positive integer")
+    key = OmegaConf.to_yaml(cfg.data, resolve=True)
+    if key in _DATA_CHECKED:
+        return
     try:
         datamodule = instantiate(cfg.data)
     except Exception as err:  # a constructor's own check (sizes, paths) is a configuration error here
         raise ConfigError(f"data: {err}") from None
     datamodule.check_available()
+    try:
+        datamodule.setup()  # loads and splits: sizes that leave no data are found here
+    except ValueError as err:
+        raise ConfigError(f"data: {err}") from None
+    _DATA_CHECKED.add(key)
 
 
 def check_config(cfg: DictConfig) -> None:

@@ -30,7 +30,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
         raise CorruptDataError(
-            f"{path}: truncated or corrupt: header promises {expected} bytes of data, file has {len(raw) - header}"
+            f"{path}: truncated or corrupt: header promises {expected} bytes of data, "
+            f"file has {len(raw) - header}"
         )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 

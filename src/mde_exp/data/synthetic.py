@@ -24,7 +24,9 @@ def two_arm_spiral(points_per_class: int, noise: float, turns: float, seed: int)
 class SpiralDataModule(InMemoryDataModule):
     """The two-class spiral (book fig-3.9): 400 points a class by default, generated from `split_seed`."""
 
-    def __init__(self, points_per_class: int = 400, noise: float = 0.05, turns: float = 1.5, **kwargs) -> None:
+    def __init__(
+        self, points_per_class: int = 400, noise: float = 0.05, turns: float = 1.5, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.points_per_class = int(points_per_class)
         self.noise = float(noise)

@@ -77,7 +77,8 @@ class MNISTDataModule(InMemoryDataModule):
                 )
         return {
             split: (
-                arrays[f"{split}_images"].reshape(len(arrays[f"{split}_images"]), -1).astype(np.float32) / 255.0,
+                arrays[f"{split}_images"].reshape(len(arrays[f"{split}_images"]), -1).astype(np.float32)
+                / 255.0,
                 arrays[f"{split}_labels"].astype(np.int64),
             )
             for split in ("train", "test")
