@@ -16,10 +16,6 @@ from mde_exp.validate import check_config
 GROUPS = sorted(p.name for p in config_dir().iterdir() if p.is_dir())
 
 
-def _options(group: str) -> list[str]:
-    return group_options(group)
-
-
 def test_every_group_of_the_issue_exists():
     expected = {
         "data",
@@ -44,7 +40,7 @@ def digits():
     return dm
 
 
-@pytest.mark.parametrize("option", _options("data"))
+@pytest.mark.parametrize("option", group_options("data"))
 def test_data_option(option):
     cfg = store.compose([f"data={option}"])
     dm = instantiate(cfg.data)
@@ -52,7 +48,7 @@ def test_data_option(option):
     assert dm.batch_size == cfg.data.batch_size
 
 
-@pytest.mark.parametrize("option", _options("model"))
+@pytest.mark.parametrize("option", group_options("model"))
 def test_model_option(option, digits):
     cfg = store.compose([f"model={option}"])
     model = _build_model(cfg, digits)
@@ -60,7 +56,7 @@ def test_model_option(option, digits):
     assert model(digits.splits["train"][0][:5]).shape == (5, 10)
 
 
-@pytest.mark.parametrize("option", _options("optimizer"))
+@pytest.mark.parametrize("option", group_options("optimizer"))
 def test_optimizer_option(option):
     cfg = store.compose([f"optimizer={option}"])
     optimizer = instantiate(cfg.optimizer)([torch.nn.Parameter(torch.zeros(3))])
@@ -68,7 +64,7 @@ def test_optimizer_option(option):
     assert optimizer.param_groups[0]["lr"] == cfg.optimizer.lr
 
 
-@pytest.mark.parametrize("option", _options("scheduler"))
+@pytest.mark.parametrize("option", group_options("scheduler"))
 def test_scheduler_option(option):
     cfg = store.compose([f"scheduler={option}"])
     if option == "none":
@@ -81,7 +77,7 @@ def test_scheduler_option(option):
     assert isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler)
 
 
-@pytest.mark.parametrize("option", _options("init"))
+@pytest.mark.parametrize("option", group_options("init"))
 def test_init_option(option, digits):
     cfg = store.compose([f"init={option}"])
     model = _build_model(cfg, digits)
@@ -92,7 +88,7 @@ def test_init_option(option, digits):
         assert first.std() > 0
 
 
-@pytest.mark.parametrize("option", _options("norm"))
+@pytest.mark.parametrize("option", group_options("norm"))
 def test_norm_option(option, digits):
     model = _build_model(store.compose([f"norm={option}"]), digits)
     kinds = {type(m).__name__ for m in model.modules()}
@@ -102,7 +98,7 @@ def test_norm_option(option, digits):
         assert not kinds & {"BatchNorm1d", "LayerNorm"}
 
 
-@pytest.mark.parametrize("option", _options("trainer"))
+@pytest.mark.parametrize("option", group_options("trainer"))
 def test_trainer_option(option):
     cfg = store.compose([f"trainer={option}"])
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
@@ -113,7 +109,7 @@ def test_trainer_option(option):
     assert trainer.max_epochs == cfg.profile.max_epochs
 
 
-@pytest.mark.parametrize("option", _options("logger"))
+@pytest.mark.parametrize("option", group_options("logger"))
 def test_logger_option(option, tmp_path):
     cfg = store.compose([f"logger={option}"])
     loggers = _build_loggers(cfg, tmp_path, None)
@@ -132,7 +128,7 @@ def test_wandb_logger_is_grouped_and_tagged(tmp_path):
     assert init["mode"] == "offline"
 
 
-@pytest.mark.parametrize("option", _options("callbacks"))
+@pytest.mark.parametrize("option", group_options("callbacks"))
 def test_callbacks_option(option):
     cfg = store.compose([f"callbacks={option}"])
     callbacks = [instantiate(spec) for spec in (cfg.callbacks or {}).values()]
@@ -140,14 +136,14 @@ def test_callbacks_option(option):
     assert len(callbacks) == (0 if option == "none" else 1)
 
 
-@pytest.mark.parametrize("option", _options("profile"))
+@pytest.mark.parametrize("option", group_options("profile"))
 def test_profile_option(option):
     cfg = store.compose([f"profile={option}"])
     assert cfg.profile.name == option
     assert cfg.trainer.max_epochs == cfg.profile.max_epochs >= 1
 
 
-@pytest.mark.parametrize("option", _options("experiment"))
+@pytest.mark.parametrize("option", group_options("experiment"))
 def test_experiment_option_expands_into_valid_jobs(option):
     base = store.compose([f"+experiment={option}"], return_hydra_config=True)
     assert str(base.hydra.mode) == "RunMode.MULTIRUN"

@@ -100,7 +100,7 @@ def check_command_line(argv: Sequence[str]) -> int:
             cfg = store.compose(job)
         except HydraException as err:
             raise ConfigError(str(err).splitlines()[0]) from None
-        _check_keys(cfg, [o for o in job if not o.startswith("+")])
+        _check_keys(cfg, job)
         try:
             check_config(cfg)
         except ConfigError as err:

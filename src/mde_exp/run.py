@@ -1,6 +1,7 @@
 """One run: seed, build data, model and trainer from the config, fit, test, and write the run folder."""
 
 import logging
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -187,8 +188,6 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
 
 def _finish_wandb(status: str) -> None:
     """End the W&B run of this job, if any, so the next job of a sweep starts its own."""
-    import sys
-
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
         wandb.finish(exit_code=0 if status in store.FINAL_STATUSES else 1)
