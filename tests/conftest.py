@@ -9,6 +9,8 @@ import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach the network (the Hugging Face path included)
+os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.pop("WANDB_API_KEY", None)
 
 

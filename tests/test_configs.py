@@ -6,7 +6,7 @@ import torch
 from hydra.utils import instantiate
 
 from mde_exp import store, sweep
-from mde_exp.data.in_memory import InMemoryDataModule
+from mde_exp.data.base import TASKS, BookDataModule
 from mde_exp.loggers import StoreCSVLogger
 from mde_exp.paths import config_dir
 from mde_exp.preflight import group_options
@@ -30,6 +30,7 @@ def test_every_group_of_the_issue_exists():
         "profile",
         "experiment",
     }
+    assert "base" not in group_options("data"), "the shared in-memory options are not a data set"
     assert expected <= set(GROUPS)
 
 
@@ -44,16 +45,47 @@ def digits():
 def test_data_option(option):
     cfg = store.compose([f"data={option}"])
     dm = instantiate(cfg.data)
-    assert isinstance(dm, InMemoryDataModule)
-    assert dm.batch_size == cfg.data.batch_size
+    assert isinstance(dm, BookDataModule)
+    assert dm.task in TASKS
+    if "batch_size" in cfg.data:
+        assert dm.batch_size == cfg.data.batch_size
+
+
+def test_data_glob_sweeps_every_data_set_and_each_instantiates():
+    jobs = sweep.expand(["data=glob(*)"])
+    assert jobs == [[f"data={option}"] for option in group_options("data")]
+    for job in jobs:
+        assert isinstance(instantiate(store.compose(job).data), BookDataModule)
+    some = sweep.expand(["data=glob(mnist*,exclude=mnist)"])
+    assert some == [["data=mnist1d"], ["data=mnist_5k"]]
+
+
+# The data set each model option is built for in this test, and the output it gives on 5 examples.
+MODEL_DATA = {
+    "linear_regression": ("boston", (5, 1)),
+    "autoencoder": ("digits", (5, 64)),
+    "deep_autoencoder": ("digits", (5, 64)),
+    "rnn_lm": ("copy_task", (5, 17, 11)),
+    "gcn": ("karate", (34, 4)),
+    "dqn": ("cartpole", (5, 2)),
+}
 
 
 @pytest.mark.parametrize("option", group_options("model"))
-def test_model_option(option, digits):
-    cfg = store.compose([f"model={option}"])
-    model = _build_model(cfg, digits)
+def test_model_option(option):
+    data, shape = MODEL_DATA.get(option, ("digits", (5, 10)))
+    cfg = store.compose([f"model={option}", f"data={data}"])
+    check_config(cfg)
+    dm = instantiate(cfg.data)
+    dm.setup()
+    model = _build_model(cfg, dm)
     assert isinstance(model, L.LightningModule)
-    assert model(digits.splits["train"][0][:5]).shape == (5, 10)
+    if dm.task == "node_classification":
+        assert model(dm.data.x, dm.data.edge_index).shape == shape
+    elif dm.task == "reinforcement":
+        assert model(torch.zeros(5, dm.model_inputs()["observation_dim"])).shape == shape
+    else:
+        assert model(dm.splits["train"][0][:5]).shape == shape
 
 
 @pytest.mark.parametrize("option", group_options("optimizer"))

@@ -1,14 +1,21 @@
 """Each model trains for an epoch on each of its data sets; the book's init, norm and dropout axes
 build what they say."""
 
+import math
+
 import pytest
 import torch
+from hydra.utils import instantiate
 from torch import nn
 
 from mde_exp import store
+from mde_exp.models.autoencoder import Autoencoder
+from mde_exp.models.linear import LinearRegression
 from mde_exp.models.mlp import MLPClassifier
 from mde_exp.nn.activations import ACTIVATIONS, activation_gain, make_activation
 from mde_exp.run import execute
+
+from .test_data import EMBEDDED
 
 DATA = ["digits", "mnist_5k", "wdbc", "spiral"]
 
@@ -35,6 +42,53 @@ def test_one_epoch_of_each_model_on_each_data_set(model, data, store_root):
     if data != "spiral":  # the spiral is not linearly separable and takes more than an epoch
         assert result.metrics["val/acc"] > chance + 0.1
     assert (result.dir / "metrics.csv").is_file() and (result.dir / "checkpoints" / "last.ckpt").is_file()
+
+
+# A model that fits each kind of data (what `python -m mde_exp data=<set> model=<model>` is run with).
+FITTING_MODEL = {"classification": "mlp", "regression": "linear_regression", "unsupervised": "autoencoder"}
+
+
+@pytest.mark.parametrize("data", EMBEDDED)
+def test_one_epoch_on_every_embedded_set_with_a_model_that_fits_it(data, store_root):
+    task = EMBEDDED[data][0]
+    cfg = store.compose(
+        [f"data={data}", f"model={FITTING_MODEL[task]}", "trainer.max_epochs=1", "logger=none",
+         f"store.root={store_root}", "trainer.accelerator=cpu"]
+    )  # fmt: skip
+    result = execute(cfg)
+    assert result.status == "finished"
+    metric = "acc" if task == "classification" else "mse"
+    for stage in ("train", "val", "train_eval", "test"):
+        assert math.isfinite(result.metrics[f"{stage}/loss"])
+        assert f"{stage}/{metric}" in result.metrics
+
+
+def test_linear_regression_approaches_least_squares(store_root):
+    cfg = store.compose(
+        ["data=boston", "model=linear_regression", "optimizer=sgd", "optimizer.lr=0.1", "data.batch_size=512",
+         "trainer.max_epochs=300", "logger=none", f"store.root={store_root}"]
+    )  # fmt: skip
+    result = execute(cfg)
+    model = LinearRegression.load_from_checkpoint(result.dir / "checkpoints" / "last.ckpt")
+    dm = instantiate(cfg.data)
+    dm.setup()
+    x, y = dm.splits["train"]
+    bias, weights = LinearRegression.least_squares(x, y)
+    assert torch.allclose(model.net[1].bias, bias, atol=0.05)
+    assert torch.allclose(model.net[1].weight, weights, atol=0.05)
+    assert result.metrics["train/mse"] < 30 and result.metrics["test/mse"] < 40
+
+
+def test_autoencoder_layers_and_reconstruction():
+    deep = Autoencoder(784, [50, 10], ["tanh", "identity"], [50], ["tanh"])
+    sizes = [m.out_features for m in deep.modules() if isinstance(m, nn.Linear)]
+    assert sizes == [50, 10, 50, 784] and deep.hparams.code_dim == 10
+    x = torch.rand(5, 1, 28, 28)
+    assert deep(x).shape == (5, 784) and deep.encode(x).shape == (5, 10)
+    out = deep(x).detach()
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
+    with pytest.raises(ValueError, match="2 layer sizes but 1 activations"):
+        Autoencoder(4, [2, 1], ["tanh"])
 
 
 def test_zero_initialisation_leaves_hidden_units_identical():

@@ -32,9 +32,18 @@ def app(cfg: DictConfig) -> None:
         log.error("job failed (%s); recorded in the store, the sweep goes on", err)
         return
     note = " (already done: skipped)" if result.skipped else ""
-    accuracy = result.metrics.get("test/acc")
-    shown = f", test accuracy {accuracy:.4f}" if accuracy is not None else ""
-    log.info("%s: %s%s%s", result.dir, result.status, shown, note)
+    log.info("%s: %s%s%s", result.dir, result.status, _headline(result.metrics), note)
+
+
+# The test metric a run's closing line shows, by what the model logs: (key, words), first found wins.
+HEADLINES = (("test/acc", "test accuracy"), ("test/mse", "test mse"), ("test/return", "test return"))
+
+
+def _headline(metrics: dict[str, float]) -> str:
+    for key, words in HEADLINES:
+        if key in metrics:
+            return f", {words} {metrics[key]:.4f}"
+    return ""
 
 
 def main() -> None:

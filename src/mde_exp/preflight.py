@@ -4,7 +4,6 @@ bad override ends with one clear line and a non-zero exit before anything is tra
 import difflib
 from collections.abc import Sequence
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 
@@ -29,7 +28,7 @@ def _groups() -> list[str]:
 
 def _check_group_choices(overrides: Sequence[str]) -> None:
     groups = _groups()
-    for override in OverridesParser.create().parse_overrides(list(overrides)):
+    for override in sweep.override_parser().parse_overrides(list(overrides)):
         group = override.key_or_group
         if group not in groups or override.package is not None or override.is_delete():
             continue
@@ -46,7 +45,7 @@ def _check_group_choices(overrides: Sequence[str]) -> None:
 def _check_keys(base: DictConfig, overrides: Sequence[str]) -> None:
     """A value override of a key that the composed config lacks is a misspelling unless it starts with +."""
     groups = _groups()
-    for override in OverridesParser.create().parse_overrides(list(overrides)):
+    for override in sweep.override_parser().parse_overrides(list(overrides)):
         key = override.key_or_group
         if override.is_add() or override.is_force_add() or key in groups or key.startswith("hydra"):
             continue
@@ -75,7 +74,7 @@ def check_command_line(argv: Sequence[str]) -> int:
         return 0  # Hydra's own flags (--config-dir, ...): Hydra checks them
     overrides = [a for a in argv if not a.startswith("-")]
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
+        parsed = sweep.override_parser().parse_overrides(overrides)
     except OverrideParseException as err:
         raise ConfigError(f"cannot read the override: {str(err).splitlines()[0]}") from None
     _check_group_choices(overrides)

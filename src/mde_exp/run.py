@@ -19,8 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from mde_exp import store
 from mde_exp.callbacks import DivergenceDetector
+from mde_exp.data.base import BookDataModule
 from mde_exp.loggers import StoreCSVLogger, resolve_wandb_mode
-from mde_exp.validate import check_config
+from mde_exp.validate import check_config, model_inputs_for
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,26 @@ def _checkpoint_epoch(path: Path) -> int:
     return int(state["epoch"]) + 1
 
 
-def _build_model(cfg: DictConfig, datamodule: L.LightningDataModule) -> L.LightningModule:
+def _build_model(cfg: DictConfig, datamodule: BookDataModule) -> L.LightningModule:
     scheduler = instantiate(cfg.scheduler) if cfg.scheduler.get("_target_") else None
     return instantiate(
         cfg.model,
-        input_dim=datamodule.input_dim,
-        num_classes=datamodule.num_classes,
+        **model_inputs_for(cfg.model, datamodule.model_inputs()),
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
         _convert_="all",
     )
+
+
+def _log_interval(configured: int, datamodule: BookDataModule) -> int:
+    """Steps between step-level logs: the configured interval, or once an epoch when an epoch is
+    shorter (small data sets, whole-graph batches), so that the training curve still has points."""
+    try:
+        datamodule.setup("fit")
+        batches = len(datamodule.train_dataloader())
+    except TypeError:  # an iterable without a length (a replay buffer's stream)
+        return configured
+    return max(1, min(configured, batches))
 
 
 def _build_loggers(cfg: DictConfig, directory: Path, keep_before_epoch: int | None) -> list:
@@ -132,10 +143,12 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         model = _build_model(cfg, datamodule)
         loggers = _build_loggers(cfg, directory, summary["resumed_from_epoch"])
         callbacks = [
+            # The newest epoch's state as checkpoints/last.ckpt, rewritten at every epoch's end (with
+            # no monitor, top-1 keeps the latest; Lightning 2.6 writes save_last copies only when
+            # another checkpoint is saved, so save_last alone would save nothing until the end).
             ModelCheckpoint(
                 dirpath=directory / "checkpoints",
-                save_last=True,
-                save_top_k=0,
+                filename="last",
                 every_n_epochs=1,
                 save_on_train_epoch_end=True,
                 enable_version_counter=False,
@@ -147,6 +160,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
             callbacks.append(RichProgressBar())
         trainer: L.Trainer = instantiate(
             cfg.trainer,
+            log_every_n_steps=_log_interval(cfg.trainer.get("log_every_n_steps", 50), datamodule),
             logger=loggers,
             callbacks=callbacks,
             default_root_dir=str(directory),
@@ -164,7 +178,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
             epochs=trainer.current_epoch,
             global_step=trainer.global_step,
             metrics={**fit_metrics, **test_metrics},
-            parameters=sum(p.numel() for p in model.parameters()),
+            parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
         )
     except BaseException as err:
         summary.update(

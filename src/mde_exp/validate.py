@@ -1,15 +1,18 @@
 """Checks of a composed configuration that Hydra cannot make: values in range, choices that fit together,
 data that exist. Each failure is a ConfigError with one line naming the key, the value and what is allowed."""
 
+import inspect
 from numbers import Real
+from typing import Any
 
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mde_exp.errors import ConfigError
 from mde_exp.nn.activations import ACTIVATIONS
 from mde_exp.nn.init import SCHEMES
 from mde_exp.nn.layers import NORM_KINDS
+from mde_exp.paths import config_dir
 
 
 def _is_number(value) -> bool:
@@ -71,8 +74,55 @@ def _check_optimizer(cfg: DictConfig) -> None:
         raise ConfigError(f"optimizer.momentum={opt.momentum}: must be below 1")
 
 
-# Data configurations already loaded and split once in this process (a sweep checks each once).
-_DATA_CHECKED: set[str] = set()
+# Data configurations already loaded and split once in this process (a sweep checks each once),
+# with what they offer a model: (data class name, task, model inputs).
+_DATA_CHECKED: dict[str, tuple[str, str, dict[str, Any]]] = {}
+
+# Constructor arguments that come from other config groups rather than from the data.
+_FROM_OTHER_GROUPS = ("optimizer", "scheduler")
+
+
+def _model_parameters(model: DictConfig) -> dict[str, inspect.Parameter]:
+    return dict(inspect.signature(get_class(model._target_)).parameters)
+
+
+def model_inputs_for(model: DictConfig, offered: dict[str, Any]) -> dict[str, Any]:
+    """The sizes the data offer (input_dim, num_classes, ...) that the model's constructor takes and
+    its config does not set."""
+    params = _model_parameters(model)
+    return {k: v for k, v in offered.items() if k in params and k not in model}
+
+
+def _missing_inputs(model: DictConfig, offered: dict[str, Any]) -> list[str]:
+    """The required constructor arguments of `model` that neither its config nor the data give."""
+    return [
+        name
+        for name, p in _model_parameters(model).items()
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        and name not in model
+        and name not in _FROM_OTHER_GROUPS
+        and name not in offered
+    ]
+
+
+def _models_for(offered: dict[str, Any]) -> list[str]:
+    """The model options (conf/model/*.yaml) that data offering `offered` can build."""
+    return [
+        path.stem
+        for path in sorted((config_dir() / "model").glob("*.yaml"))
+        if not _missing_inputs(OmegaConf.load(path), offered)
+    ]
+
+
+def _check_model_fits_data(cfg: DictConfig, data_name: str, task: str, offered: dict[str, Any]) -> None:
+    missing = _missing_inputs(cfg.model, offered)
+    if missing:
+        fitting = ", ".join(_models_for(offered)) or "none yet"
+        raise ConfigError(
+            f"model {cfg.model._target_.rsplit('.', 1)[-1]} needs {', '.join(missing)}, which {data_name} "
+            f"({task} data) does not give; models for it: {fitting}"
+        )
 
 
 def _check_trainer_and_data(cfg: DictConfig) -> None:
@@ -83,18 +133,25 @@ def _check_trainer_and_data(cfg: DictConfig) -> None:
     if batch is not None and (not isinstance(batch, int) or batch < 1):
         raise ConfigError(f"data.batch_size={batch}: must be a positive integer")
     key = OmegaConf.to_yaml(cfg.data, resolve=True)
-    if key in _DATA_CHECKED:
-        return
-    try:
-        datamodule = instantiate(cfg.data)
-    except Exception as err:  # a constructor's own check (sizes, paths) is a configuration error here
-        raise ConfigError(f"data: {err}") from None
-    datamodule.check_available()
-    try:
-        datamodule.setup()  # loads and splits: sizes that leave no data are found here
-    except ValueError as err:
-        raise ConfigError(f"data: {err}") from None
-    _DATA_CHECKED.add(key)
+    if key not in _DATA_CHECKED:
+        try:
+            datamodule = instantiate(cfg.data)
+        except Exception as err:  # a constructor's own check (sizes, paths) is a configuration error here
+            raise ConfigError(f"data: {_cause(err)}") from None
+        datamodule.check_available()
+        try:
+            datamodule.setup()  # loads and splits: sizes that leave no data are found here
+        except ValueError as err:
+            raise ConfigError(f"data: {err}") from None
+        _DATA_CHECKED[key] = (type(datamodule).__name__, datamodule.task, datamodule.model_inputs())
+    _check_model_fits_data(cfg, *_DATA_CHECKED[key])
+
+
+def _cause(err: BaseException) -> BaseException:
+    """The innermost exception: Hydra wraps a constructor's own error in an InstantiationException."""
+    while err.__cause__ is not None:
+        err = err.__cause__
+    return err
 
 
 def check_config(cfg: DictConfig) -> None:

@@ -1,1 +1,1 @@
-"""LightningDataModules for the book's data sets, by kind (vision, tabular, synthetic)."""
+"""LightningDataModules for the book's data sets, by kind (vision, tabular, synthetic, text, graphs, rl)."""

@@ -39,7 +39,7 @@ class TensorBatches:
             order = torch.randperm(n, generator=generator).to(self.tensors[0].device)
             for start in range(0, n, self.batch_size):
                 index = order[start : start + self.batch_size]
-                yield tuple(t[index] for t in self.tensors)
+                yield tuple(t.index_select(0, index) for t in self.tensors)
         else:
             for start in range(0, n, self.batch_size):
                 yield tuple(t[start : start + self.batch_size] for t in self.tensors)

@@ -1,93 +1,186 @@
 """InMemoryDataModule: the base of every data set small enough to live as tensors on the device."""
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-import lightning as L
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import PolynomialFeatures
 
+from mde_exp.data import splits as S
+from mde_exp.data.augment import AUGMENTATIONS, augment
+from mde_exp.data.base import BookDataModule
 from mde_exp.data.batches import TensorBatches
 
-Arrays = tuple[np.ndarray, np.ndarray]
+Arrays = S.Arrays
+IN_MEMORY_TASKS = ("classification", "regression", "unsupervised")
+
+# Processed splits by data configuration, so that the check before a run, the run itself and the
+# runs of a sweep on the same data load and split it once per process.
+_SPLIT_CACHE: dict[tuple, tuple[dict[str, tuple[torch.Tensor, ...]], tuple[int, ...]]] = {}
 
 
-def _count(size: float, total: int, what: str) -> int:
-    """A split size given as a count (>= 1) or a fraction of `total` (< 1)."""
-    n = int(round(size * total)) if 0 < size < 1 else int(size)
-    if not 0 < n < total:
-        raise ValueError(f"{what} of {size} leaves no data to train on (from {total} examples)")
-    return n
+class InMemoryDataModule(BookDataModule):
+    """Loads arrays once, takes the configured subset and splits, normalises them with training
+    statistics, and serves batches by a per-epoch index permutation from tensors on the device.
 
+    Subclasses implement `load()`, returning {"train": (x, y)} and, where the data set has its own,
+    "val" and "test" splits (unsupervised sets return (x,) tuples). Images are N x C x H x W; set
+    `value_range` to the raw range of the features when it is known (pixels: (0, 255)).
 
-class InMemoryDataModule(L.LightningDataModule):
-    """Loads features and integer labels once, splits them with a seeded stratified split, and
-    serves train / validation / test batches by index permutation from tensors on the device.
-
-    Subclasses implement `load()`, returning {"train": (X, y)} and, where the data set has its own
-    test split, "test"; `normalise()` may rescale features using training statistics. The
-    validation loaders are the validation split and `eval_train_size` training examples (see
-    ClassifierModule), so that curves of training and validation metrics are measured alike.
+    Options (all in the data config): `classes` keeps a subset of labels (relabelled 0..k-1);
+    `split` is `stratified` (seeded, class-balanced draws) or `sequential` (the first `train_size`
+    examples train, the next `val_size` validate: fig-4.4's first 1000 / next 500); sizes are counts
+    or fractions, and a size of 0 means "evaluate on the training data" (sets of a few points);
+    `normalize` is none, unit ([0, 1]) or standardize; `flatten` gives vectors rather than images;
+    `polynomial_degree` > 1 maps tabular features to their monomials; `augment` (crop_flip) is
+    applied to training batches on the device. The validation loaders are the validation split and
+    `eval_train_size` training examples (see ClassifierModule).
     """
+
+    task = "classification"
+    value_range: tuple[float, float] | None = None
 
     def __init__(
         self,
         batch_size: int = 128,
+        train_size: float | None = None,
         val_size: float = 0.2,
         test_size: float = 0.2,
         eval_train_size: int = 1000,
+        split: str = "stratified",
         split_seed: int = 0,
+        classes: Sequence[int] | None = None,
+        normalize: str = "none",
+        flatten: bool = True,
+        polynomial_degree: int = 1,
+        augment: str = "none",
     ) -> None:
         super().__init__()
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if split not in S.SPLIT_KINDS:
+            raise ValueError(f"split={split!r}: choose one of {', '.join(S.SPLIT_KINDS)}")
+        if normalize not in S.NORMALISATIONS:
+            raise ValueError(f"normalize={normalize!r}: choose one of {', '.join(S.NORMALISATIONS)}")
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment={augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
+        if int(polynomial_degree) < 1:
+            raise ValueError(f"polynomial_degree={polynomial_degree}: must be an integer >= 1")
+        if classes is not None and (len(classes) < 2 or len(set(classes)) != len(classes)):
+            raise ValueError(f"classes={list(classes)}: give at least two distinct labels")
+        if classes is not None and self.task != "classification":
+            raise ValueError(f"classes={list(classes)}: a {self.task} data set has no classes")
         self.batch_size = int(batch_size)
+        self.train_size = train_size
         self.val_size = val_size
         self.test_size = test_size
         self.eval_train_size = int(eval_train_size)
+        self.split = split
         self.split_seed = int(split_seed)
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.classes = tuple(int(c) for c in classes) if classes is not None else None
+        self.normalize = normalize
+        self.flatten = bool(flatten)
+        self.polynomial_degree = int(polynomial_degree)
+        self.augment = augment
+        self.splits: dict[str, tuple[torch.Tensor, ...]] = {}
+        self.example_shape: tuple[int, ...] = ()
+        self._raw_shape: tuple[int, ...] = ()
 
     # -- what subclasses provide -------------------------------------------------------------
     def load(self) -> dict[str, Arrays]:
         raise NotImplementedError
 
-    def normalise(self, train_x: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Rescale `x` using statistics of `train_x`; the default leaves features as loaded."""
-        return x
-
-    def check_available(self) -> None:
-        """Raise DataNotFoundError (with where to put which files) if the data cannot be loaded."""
-
     # -- Lightning hooks ---------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         if not self.splits:
-            self.splits = self._split(self.load())
+            key = self._cache_key()
+            if key not in _SPLIT_CACHE:
+                _SPLIT_CACHE[key] = self._prepare(self.load())
+            splits, self._raw_shape = _SPLIT_CACHE[key]
+            self.splits = dict(splits)
+        self.example_shape = tuple(self.splits["train"][0].shape[1:])
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         if self.splits["train"][0].device != device:
-            self.splits = {k: (x.to(device), y.to(device)) for k, (x, y) in self.splits.items()}
+            self.splits = {k: tuple(t.to(device) for t in v) for k, v in self.splits.items()}
 
-    def _split(self, arrays: dict[str, Arrays]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        x, y = arrays["train"]
-        if "test" in arrays:
-            test_x, test_y = arrays["test"]
-        else:
-            n_test = _count(self.test_size, len(y), "test_size")
-            x, test_x, y, test_y = train_test_split(
-                x, y, test_size=n_test, random_state=self.split_seed, stratify=y
-            )
-        n_val = _count(self.val_size, len(y), "val_size")
-        train_x, val_x, train_y, val_y = train_test_split(
-            x, y, test_size=n_val, random_state=self.split_seed + 1, stratify=y
+    def _cache_key(self) -> tuple:
+        simple = (int, float, str, bool, tuple, type(None), Path)
+        return (
+            type(self).__module__,
+            type(self).__qualname__,
+            tuple(sorted((k, repr(v)) for k, v in vars(self).items() if isinstance(v, simple))),
         )
-        parts = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
+
+    def _prepare(self, arrays: dict[str, Arrays]) -> tuple[dict[str, tuple[torch.Tensor, ...]], tuple]:
+        if self.classes is not None:
+            arrays = {k: S.select_classes(v, self.classes) for k, v in arrays.items()}
+        stratify = self.task == "classification"
+        train = arrays["train"]
+        test, val = arrays.get("test"), arrays.get("val")
+        if test is None:
+            n_test = S.count(self.test_size, len(train[0]), "test_size")
+            if n_test:
+                train, test = S.carve(train, n_test, kind=self.split, seed=self.split_seed, stratify=stratify)
+            else:
+                test = train
+        if val is None:
+            total = len(train[0])
+            n_val = S.count(self.val_size, total, "val_size")
+            n_train = S.count(self.train_size, total, "train_size") if self.train_size else total - n_val
+            if n_train + n_val > total:
+                raise ValueError(
+                    f"train_size={self.train_size} and val_size={self.val_size} ask for "
+                    f"{n_train + n_val} examples; only {total} are left after the test split"
+                )
+            if self.split == "sequential":
+                train, val = S.take(train, slice(0, n_train)), S.take(train, slice(n_train, n_train + n_val))
+            else:
+                if n_val:
+                    train, val = S.carve(
+                        train, n_val, kind=self.split, seed=self.split_seed + 1, stratify=stratify
+                    )
+                train = S.subsample(
+                    train, n_train, kind=self.split, seed=self.split_seed + 2, stratify=stratify
+                )
+            val = val if n_val else train
+        elif self.train_size:
+            n_train = S.count(self.train_size, len(train[0]), "train_size", allow_all=True)
+            train = S.subsample(train, n_train, kind=self.split, seed=self.split_seed + 2, stratify=stratify)
+        parts = {"train": train, "val": val, "test": test}
+        if self.polynomial_degree > 1:
+            parts = {k: (self._polynomial(v[0]), *v[1:]) for k, v in parts.items()}
+        train_x = parts["train"][0]
+        raw_shape = tuple(train_x.shape[1:])
         out = {}
-        for name, (px, py) in parts.items():
-            px = self.normalise(train_x, px)
-            out[name] = (torch.as_tensor(px, dtype=torch.float32), torch.as_tensor(py, dtype=torch.long))
-        n_eval = min(self.eval_train_size, len(train_y))
-        out["train_eval"] = (out["train"][0][:n_eval], out["train"][1][:n_eval])
-        return out
+        for name, part in parts.items():
+            x = S.normalise(self.normalize, train_x, part[0].astype(np.float64), self.value_range)
+            x = torch.as_tensor(x.reshape(len(x), -1) if self.flatten else x, dtype=torch.float32)
+            out[name] = (x, *(self._target_tensor(t) for t in part[1:]))
+        n_eval = min(self.eval_train_size, len(out["train"][0]))
+        out["train_eval"] = tuple(t[:n_eval] for t in out["train"])
+        return out, raw_shape
+
+    def _polynomial(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 2:
+            raise ValueError("polynomial_degree > 1 needs tabular features (a set of vectors), not images")
+        return PolynomialFeatures(self.polynomial_degree, include_bias=False).fit_transform(x)
+
+    def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
+        if self.task == "classification":
+            return torch.as_tensor(y, dtype=torch.long)
+        y = torch.as_tensor(y, dtype=torch.float32)
+        return y.unsqueeze(1) if y.ndim == 1 else y
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Augment training batches where they already are (the GPU, when training on one)."""
+        if self.augment == "none" or self.trainer is None or not self.trainer.training:
+            return batch
+        x = batch[0]
+        shape = self.image_shape
+        images = augment(self.augment, x.view(len(x), *shape))
+        return (images.reshape(x.shape), *batch[1:])
 
     def _batches(self, split: str, shuffle: bool = False) -> TensorBatches:
         return TensorBatches(
@@ -109,16 +202,30 @@ class InMemoryDataModule(L.LightningDataModule):
 
     # -- what models need to know --------------------------------------------------------------
     @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The shape of one example before flattening (C x H x W for images, (d,) for vectors)."""
+        return self._raw_shape
+
+    @property
     def input_dim(self) -> int:
         self.setup()
-        return int(np.prod(self.splits["train"][0].shape[1:]))
+        return int(np.prod(self.example_shape))
 
     @property
     def num_classes(self) -> int:
         self.setup()
-        return int(self.splits["train"][1].max().item()) + 1
+        return int(max(int(v[1].max()) for v in self.splits.values())) + 1
 
-    def sizes(self) -> dict[str, Any]:
+    def model_inputs(self) -> dict[str, Any]:
+        self.setup()
+        inputs: dict[str, Any] = {"input_dim": self.input_dim, "input_shape": self.image_shape}
+        if self.task == "classification":
+            inputs["num_classes"] = self.num_classes
+        elif self.task == "regression":
+            inputs["output_dim"] = int(self.splits["train"][1].shape[1])
+        return inputs
+
+    def sizes(self) -> dict[str, int]:
         """Number of examples in each split."""
         self.setup()
-        return {k: len(y) for k, (_, y) in self.splits.items()}
+        return {k: len(v[0]) for k, v in self.splits.items()}

@@ -1,36 +1,36 @@
-"""Generated data sets with fixed seeds: the two-arm spiral of book fig-3.9."""
+"""Generated data sets: any generator function (scikit-learn's make_* or the book's sets) as a DataModule."""
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from mde_exp.data.in_memory import Arrays, InMemoryDataModule
+from mde_exp.data.in_memory import IN_MEMORY_TASKS, Arrays, InMemoryDataModule
 
 
-def two_arm_spiral(points_per_class: int, noise: float, turns: float, seed: int) -> Arrays:
-    """Two interleaved spiral arms in the plane (book fig-3.9), class k rotated by k pi.
+class GeneratedDataModule(InMemoryDataModule):
+    """Data drawn by `generator()` (a function configured with its own fixed seed), returning
+    features or (features, targets): scikit-learn's make_moons, make_circles, make_blobs,
+    make_swiss_roll, or the book's sets in mde_exp.data.toy_sets. `task` says what the targets are
+    (classification labels, regression values) or drops them (unsupervised)."""
 
-    Radius grows linearly with the angle; `noise` is the std of Gaussian jitter on each coordinate.
-    """
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0.05, 1.0, points_per_class)
-    xs, ys = [], []
-    for k in (0, 1):
-        angle = 2 * np.pi * turns * t + k * np.pi
-        arm = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1)
-        xs.append(arm + noise * rng.standard_normal(arm.shape))
-        ys.append(np.full(points_per_class, k))
-    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
-
-
-class SpiralDataModule(InMemoryDataModule):
-    """The two-class spiral (book fig-3.9): 400 points a class by default, generated from `split_seed`."""
-
-    def __init__(
-        self, points_per_class: int = 400, noise: float = 0.05, turns: float = 1.5, **kwargs
-    ) -> None:
+    def __init__(self, generator: Callable[[], Any], task: str = "classification", **kwargs) -> None:
+        if task not in IN_MEMORY_TASKS:
+            raise ValueError(f"task={task!r}: choose one of {', '.join(IN_MEMORY_TASKS)}")
+        self.task = task
         super().__init__(**kwargs)
-        self.points_per_class = int(points_per_class)
-        self.noise = float(noise)
-        self.turns = float(turns)
+        self.generator = generator
+        self.generator_name = getattr(generator, "func", generator).__name__
+        self.generator_args = repr(sorted(getattr(generator, "keywords", {}).items()))
 
     def load(self) -> dict[str, Arrays]:
-        return {"train": two_arm_spiral(self.points_per_class, self.noise, self.turns, self.split_seed)}
+        out = self.generator()
+        x, y = (out[0], out[1]) if isinstance(out, tuple) else (out, None)
+        x = np.asarray(x, dtype=np.float32)
+        x = x[:, None] if x.ndim == 1 else x
+        if self.task == "unsupervised" or y is None:
+            if self.task != "unsupervised":
+                raise ValueError(f"generator {self.generator_name} gives no targets for a {self.task} task")
+            return {"train": (x,)}
+        y = np.asarray(y, dtype=np.int64 if self.task == "classification" else np.float32)
+        return {"train": (x, y)}

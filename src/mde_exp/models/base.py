@@ -1,4 +1,4 @@
-"""The classification training, validation and test steps shared by every classifier of the book."""
+"""The training, validation and test steps shared by the book's classifiers and regressors."""
 
 from collections.abc import Callable
 from typing import Any
@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.regression import MeanSquaredError
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -17,7 +18,29 @@ SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 EVAL_STAGES = ("val", "train_eval")
 
 
-class ClassifierModule(L.LightningModule):
+class BookModule(L.LightningModule):
+    """A model trained by the optimiser and schedule that the run's config chose."""
+
+    def __init__(
+        self, optimizer: OptimizerFactory | None = None, scheduler: SchedulerFactory | None = None
+    ) -> None:
+        super().__init__()
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+
+    def configure_optimizers(self) -> Any:
+        if self.optimizer_factory is None:
+            raise RuntimeError("no optimizer given: build the model with optimizer=<a torch.optim factory>")
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
+        }
+
+
+class ClassifierModule(BookModule):
     """Cross-entropy classifier: subclasses build `self.net` mapping inputs to class logits.
 
     Logs per epoch (never per step, so no host-device synchronisation on the step path):
@@ -30,10 +53,8 @@ class ClassifierModule(L.LightningModule):
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(optimizer, scheduler)
         self.num_classes = num_classes
-        self.optimizer_factory = optimizer
-        self.scheduler_factory = scheduler
         self.net: nn.Module = nn.Identity()
         self.accuracy = nn.ModuleDict(
             {
@@ -67,13 +88,49 @@ class ClassifierModule(L.LightningModule):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._step(batch, "test")
 
-    def configure_optimizers(self) -> Any:
-        if self.optimizer_factory is None:
-            raise RuntimeError("no optimizer given: build the model with optimizer=<a torch.optim factory>")
-        optimizer = self.optimizer_factory(self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
-        }
+
+class RegressorModule(BookModule):
+    """Squared-error regression: subclasses build `self.net` mapping inputs to predictions.
+
+    The loss is the mean squared error over examples and outputs; `targets(batch)` says what is
+    predicted (the batch's second tensor; an autoencoder overrides it with the input itself).
+    Logs per epoch <stage>/loss and <stage>/mse (the latter aggregated exactly over the split).
+    """
+
+    def __init__(
+        self, optimizer: OptimizerFactory | None = None, scheduler: SchedulerFactory | None = None
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        self.net: nn.Module = nn.Identity()
+        self.mse = nn.ModuleDict(
+            {f"{stage}_mse": MeanSquaredError() for stage in ("train", *EVAL_STAGES, "test")}
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def targets(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return batch[1]
+
+    def _step(self, batch: tuple[torch.Tensor, ...], stage: str) -> torch.Tensor:
+        target = self.targets(batch)
+        prediction = self(batch[0]).view_as(target)
+        loss = F.mse_loss(prediction, target)
+        mse = self.mse[f"{stage}_mse"]
+        mse.update(prediction.detach(), target)
+        on_step = stage == "train"
+        self.log(
+            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, add_dataloader_idx=False,
+            batch_size=len(target),
+        )  # fmt: skip
+        self.log(f"{stage}/mse", mse, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, EVAL_STAGES[dataloader_idx])
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")

@@ -1,0 +1,114 @@
+"""GCN: the graph convolutional network node classifier of book chapter 8 (graph neural networks)."""
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.data import Data
+from torch_geometric.nn import GCNConv
+from torchmetrics.classification import MulticlassAccuracy
+
+from mde_exp.data.graphs import STAGE_MASKS
+from mde_exp.models.base import EVAL_STAGES, BookModule, OptimizerFactory, SchedulerFactory
+from mde_exp.nn.activations import make_activation
+
+
+class GCN(BookModule):
+    """Graph convolutional network for node classification (Kipf & Welling 2017; book chapter 8,
+    section on graph neural networks).
+
+    Each layer is PyTorch Geometric's GCNConv, which computes the book's propagation rule
+    H' = D^-1/2 (A + I) D^-1/2 H W (+ bias): every node averages its own and its neighbours'
+    features, weighted by their degrees, then maps them linearly. Hidden layers are followed by the
+    activation (ReLU by default); the last layer gives class logits. As in Kipf & Welling, dropout
+    with rate `feature_dropout` is applied to the input of every layer (the node features and each
+    hidden representation) while training.
+
+    A batch is the whole graph (a torch_geometric Data with x, edge_index, y and masks); the loss is
+    the cross-entropy over the nodes of the stage's mask (train_mask for train and train_eval,
+    val_mask, test_mask). Logs per epoch <stage>/loss and <stage>/acc for train, val, train_eval
+    and test (train/loss also per step).
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        num_classes: int,
+        hidden_sizes: Sequence[int] = (16,),
+        activation: str = "relu",
+        feature_dropout: float = 0.5,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        hidden_sizes = [int(h) for h in hidden_sizes]
+        if not hidden_sizes or min(hidden_sizes) < 1:
+            raise ValueError(f"hidden_sizes must be positive integers, got {hidden_sizes}")
+        if not 0.0 <= feature_dropout < 1.0:
+            raise ValueError(f"feature_dropout={feature_dropout}: must be in [0, 1)")
+        widths = [int(num_features), *hidden_sizes, int(num_classes)]
+        self.convs = nn.ModuleList(GCNConv(a, b) for a, b in pairwise(widths))
+        self.activation = make_activation(activation)
+        self.dropout = nn.Dropout(feature_dropout)
+        self.accuracy = nn.ModuleDict(
+            {
+                f"{stage}_acc": MulticlassAccuracy(int(num_classes), average="micro")
+                for stage in ("train", *EVAL_STAGES, "test")
+            }
+        )
+        self.save_hyperparameters(
+            {
+                "num_features": int(num_features),
+                "num_classes": int(num_classes),
+                "hidden_sizes": hidden_sizes,
+                "activation": activation,
+                "feature_dropout": float(feature_dropout),
+            }
+        )
+
+    def hidden(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer's node representations (after its activation)."""
+        for conv in self.convs[:-1]:
+            x = self.activation(conv(self.dropout(x), edge_index))
+        return x
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        """Class logits for every node of the graph."""
+        return self.convs[-1](self.dropout(self.hidden(x, edge_index)), edge_index)
+
+    @torch.no_grad()
+    def embed(self, data: Data) -> torch.Tensor:
+        """The last hidden layer for every node of `data` (num_nodes x hidden_sizes[-1]), computed in
+        eval mode (no dropout) and without gradients: the node embedding to plot."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.hidden(data.x.to(self.device), data.edge_index.to(self.device))
+        finally:
+            self.train(was_training)
+
+    def _step(self, data: Data, stage: str) -> torch.Tensor:
+        mask = data[STAGE_MASKS[stage]]
+        logits = self(data.x, data.edge_index)[mask]
+        y = data.y[mask]
+        loss = F.cross_entropy(logits, y)
+        acc = self.accuracy[f"{stage}_acc"]
+        acc.update(logits, y)
+        on_step = stage == "train"
+        self.log(
+            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, add_dataloader_idx=False, batch_size=1
+        )
+        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, EVAL_STAGES[dataloader_idx])
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")

@@ -1,0 +1,175 @@
+"""RecurrentLanguageModel: the recurrent networks of book chapter 7 (sequence models: the basic RNN, LSTM
+and GRU) as causal language models, with the masked loss and metrics that any causal language model shares."""
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics import Metric
+
+from mde_exp.data.sequences import PAD_ID
+from mde_exp.models.base import EVAL_STAGES, BookModule, OptimizerFactory, SchedulerFactory
+
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class MaskedTokenMean(Metric):
+    """The mean of per-token values over the positions where a mask is True, accumulated exactly over
+    an epoch (sums of value and count, no host-device synchronisation on update)."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float32), dist_reduce_fx="sum")
+        self.add_state("count", default=torch.tensor(0.0, dtype=torch.float32), dist_reduce_fx="sum")
+
+    def update(self, values: torch.Tensor, mask: torch.Tensor) -> None:
+        self.total += (values.detach().float() * mask).sum()
+        self.count += mask.sum()
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
+
+
+def masked_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cross-entropy of N x T x V `logits` against N x T `targets`, averaged over the positions where
+    `mask` is True, and the N x T per-position cross-entropies (computed everywhere: no host sync)."""
+    per_token = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")
+    return (per_token * mask).sum() / mask.sum().clamp(min=1), per_token
+
+
+class CausalLanguageModule(BookModule):
+    """Next-token prediction on (inputs, targets, mask) batches: subclasses implement `forward`,
+    mapping N x T token ids to N x T x V logits, position t seeing only tokens 0..t.
+
+    The loss is the cross-entropy averaged over the masked positions. Logs train/loss per step and
+    per epoch (the divergence detector reads train/loss_epoch) and, per epoch only, <stage>/loss and
+    <stage>/acc (next-token accuracy over masked positions, exact over the split) for train, val,
+    train_eval and test.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__(optimizer, scheduler)
+        if int(vocab_size) < 2:
+            raise ValueError(f"vocab_size={vocab_size}: needs at least 2 tokens")
+        self.vocab_size = int(vocab_size)
+        # The training loss is logged from the step's own loss; the evaluated splits accumulate theirs.
+        self.token_loss = nn.ModuleDict({f"{s}_loss": MaskedTokenMean() for s in (*EVAL_STAGES, "test")})
+        self.token_acc = nn.ModuleDict(
+            {f"{s}_acc": MaskedTokenMean() for s in ("train", *EVAL_STAGES, "test")}
+        )
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        inputs, targets, mask = batch
+        logits = self(inputs)
+        loss, per_token = masked_cross_entropy(logits, targets, mask)
+        acc = self.token_acc[f"{stage}_acc"]
+        acc.update(logits.argmax(dim=-1) == targets, mask)
+        if stage == "train":
+            self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(inputs))
+        else:
+            mean_loss = self.token_loss[f"{stage}_loss"]
+            mean_loss.update(per_token, mask)
+            self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, EVAL_STAGES[dataloader_idx])
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+
+class RecurrentLanguageModel(CausalLanguageModule):
+    """Recurrent networks of book chapter 7 (sequence models): token embedding -> a stack of
+    `num_layers` recurrent layers of `hidden_size` units (`cell`: rnn, the basic tanh recurrent
+    network; lstm, long short-term memory; gru, the gated recurrent unit) -> a linear map to
+    next-token logits over the `vocab_size` tokens (PAD's embedding is held at zero)."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int = 32,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        cell: str = "lstm",
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        super().__init__(vocab_size, optimizer, scheduler)
+        if cell not in CELLS:
+            raise ValueError(f"cell={cell!r}: choose one of {', '.join(CELLS)}")
+        for name, value in (
+            ("embedding_dim", embedding_dim),
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+        ):
+            if int(value) < 1:
+                raise ValueError(f"{name}={value}: must be a positive integer")
+        self.embedding = nn.Embedding(self.vocab_size, int(embedding_dim), padding_idx=PAD_ID)
+        self.recurrent = CELLS[cell](int(embedding_dim), int(hidden_size), int(num_layers), batch_first=True)
+        self.readout = nn.Linear(int(hidden_size), self.vocab_size)
+        self.save_hyperparameters(
+            {
+                "vocab_size": self.vocab_size,
+                "embedding_dim": int(embedding_dim),
+                "hidden_size": int(hidden_size),
+                "num_layers": int(num_layers),
+                "cell": cell,
+            }
+        )
+
+    def run(self, inputs: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """Logits (N x T x V) for token ids `inputs` (N x T), starting from the recurrent `state`
+        (None: zeros), and the state after the last position."""
+        hidden, state = self.recurrent(self.embedding(inputs), state)
+        return self.readout(hidden), state
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.run(inputs)[0]
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt_ids: torch.Tensor,
+        steps: int,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Continue each prompt (N x P token ids, or one prompt of P ids) by `steps` tokens: the most
+        likely next token when `temperature` is 0, otherwise a draw from softmax(logits / temperature).
+        Returns the prompts with their continuations (N x (P + steps), or P + steps)."""
+        if temperature < 0:
+            raise ValueError(f"temperature={temperature}: must be >= 0")
+        was_training = self.training
+        self.eval()
+        single = prompt_ids.dim() == 1
+        tokens = (prompt_ids[None] if single else prompt_ids).to(self.device, torch.long)
+        logits, state = self.run(tokens)
+        out = [tokens]
+        for _ in range(int(steps)):
+            last = logits[:, -1]
+            if temperature == 0:
+                nxt = last.argmax(dim=-1, keepdim=True)
+            else:
+                probs = torch.softmax(last / temperature, dim=-1)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(self.device)
+            out.append(nxt)
+            logits, state = self.run(nxt, state)
+        self.train(was_training)
+        result = torch.cat(out, dim=1)
+        return result[0] if single else result
