@@ -64,8 +64,10 @@ def test_embedded_set_shapes_dtypes_labels_and_splits(name):
             assert y.dtype == torch.float32 and y.shape == (len(x), inputs["output_dim"])
         else:
             assert targets == []
-    if task == "classification":  # every class appears in training
+    if task == "classification":  # every class appears in training, and in its evaluated slice
         assert set(dm.splits["train"][1].tolist()) == set(range(inputs["num_classes"]))
+        if len(dm.splits["train_eval"][1]) >= 20 * inputs["num_classes"]:
+            assert set(dm.splits["train_eval"][1].tolist()) == set(range(inputs["num_classes"]))
     got = dm.sizes()
     assert got["train_eval"] <= got["train"]
     if sizes is not None:

@@ -41,13 +41,14 @@ def select_classes(arrays: Arrays, classes: Sequence[int]) -> Arrays:
 
 def carve(arrays: Arrays, n: int, *, kind: str, seed: int, stratify: bool) -> tuple[Arrays, Arrays]:
     """Split `n` examples off `arrays`: (rest, part). `sequential` takes the last n; `stratified`
-    draws them with a seeded generator, keeping class proportions when `stratify`."""
+    draws them with a seeded generator, keeping class proportions when `stratify`, and returns both
+    parts shuffled (so that any prefix of either, such as the train_eval slice, mixes the classes)."""
     total = len(arrays[0])
     if kind == "sequential":
         return take(arrays, slice(0, total - n)), take(arrays, slice(total - n, total))
     labels = arrays[1] if stratify else None
     rest, part = train_test_split(np.arange(total), test_size=n, random_state=seed, stratify=labels)
-    return take(arrays, np.sort(rest)), take(arrays, np.sort(part))
+    return take(arrays, rest), take(arrays, part)  # in the generator's shuffled order
 
 
 def subsample(arrays: Arrays, n: int, *, kind: str, seed: int, stratify: bool) -> Arrays:
