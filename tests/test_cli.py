@@ -1,6 +1,7 @@
 """The command line in a subprocess: a run, a sweep, --help, and one clear line for each bad input."""
 
 import pytest
+from omegaconf import OmegaConf
 
 from mde_exp import store
 
@@ -45,21 +46,21 @@ def test_dropout_sweep_runs_every_rate_with_wandb_offline_runs(tmp_path):
             "profile=tiny",
             "trainer.max_epochs=1",
             "data=digits",
-            "model.hidden_sizes=[32,32]",
+            "model.hidden_sizes=[32,32,32]",
         ],
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     directories = sorted((tmp_path / "runs" / "dropout_sweep").iterdir())
-    assert len(directories) == 3
+    assert len(directories) == 4
     rates = set()
     for directory in directories:
         summary = store.read_summary(directory)
         assert summary["status"] == "finished"
         assert summary["wandb"]["mode"] == "offline" and summary["wandb"]["group"] == "dropout_sweep"
         assert list((directory / "wandb").glob("offline-run-*/*.wandb")), "an offline W&B run per job"
-        rates.add((directory / "config.yaml").read_text().split("dropout:")[-1].split("\n")[0].strip())
-    assert {"0.0", "0.2", "0.5"} <= rates
+        rates.add(str(OmegaConf.to_container(OmegaConf.load(directory / "config.yaml"))["dropout"]))
+    assert rates == {"0.0", "0.2", "0.5", "[0.4, 0.3, 0.2]"}
 
 
 BAD = [

@@ -156,7 +156,7 @@ def test_wandb_logger_is_grouped_and_tagged(tmp_path):
     init = wandb._wandb_init
     assert init["group"] == "dropout_sweep" and init["job_type"] == "train"
     assert "abl-dropout" in init["tags"] and "section-5.7" in init["tags"]
-    assert init["config"]["model"]["hidden_sizes"] == [256, 256]
+    assert init["config"]["model"]["hidden_sizes"] == [256, 256, 256]
     assert init["mode"] == "offline"
 
 

@@ -37,8 +37,10 @@ def test_abl_dropout_and_fig_5_6_at_the_smallest_scale(tmp_path):
             assert {"description", "expected", "measured", "passed"} <= set(claim) and claim["passed"]
         assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
     dropout = json.loads((out / "abl-dropout.json").read_text())
-    assert set(dropout["values"]["gap"]) == {"0.0", "0.2", "0.5"}
-    assert len(dropout["runs"]) == 3
+    gaps = dropout["values"]["gap"]
+    assert set(gaps) == {"0", "0.2", "0.5", "0.4/0.3/0.2"}
+    assert gaps["0"] > gaps["0.2"] > gaps["0.5"] and gaps["0.4/0.3/0.2"] < gaps["0"]
+    assert len(dropout["runs"]) == 4
     report = (out / "index.html").read_text()
     assert "2 of 2 figures pass" in report and "abl-dropout.png" in report and "fig-5.6.png" in report
 
