@@ -74,6 +74,7 @@ BAD = [
     (["init=he,zero", "-m"], "unknown init 'zero'"),
     (["dropout=0,2", "-m"], "dropout=2"),
     (["model=softmax_regression", "norm=batch"], "has no normalisation layers"),
+    (["data=karate", "model=gcn", "dropout=0.5"], "(its own rate is model.feature_dropout)"),
     (["model.hidden_sizes=[64,0]"], "positive integers"),
     (["model.activation=swish"], "model.activation=swish: choose one of"),
     (["dropout=0,0.2"], "add -m"),

@@ -28,8 +28,11 @@ def _check_dropout(cfg: DictConfig) -> None:
             raise ConfigError(f"dropout={shown}: each dropout rate must be a number in [0, 1)")
     model = cfg.model
     if "dropout" not in model and any(p > 0 for p in rates):
+        own = [key for key in model if str(key).endswith("_dropout")]
+        hint = f" (its own rate is model.{own[0]})" if own else ""
         raise ConfigError(
-            f"dropout={dropout}: model {model._target_.rsplit('.', 1)[-1]} has no dropout layers"
+            f"dropout={dropout}: model {model._target_.rsplit('.', 1)[-1]} has no dropout layers "
+            f"that the dropout choice sets{hint}"
         )
     hidden = model.get("hidden_sizes")
     if isinstance(dropout, ListConfig) and hidden is not None and len(dropout) != len(hidden):
