@@ -6,12 +6,23 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach the network (the Hugging Face path included)
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.pop("WANDB_API_KEY", None)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch intra-op thread for the test: tiny models step fastest on one, and on a machine whose
+    few cores other jobs share, the threads of each small operation wait on one another."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

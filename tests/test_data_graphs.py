@@ -111,16 +111,6 @@ def test_gcn_logits_and_embedding():
     torch.testing.assert_close(model.embed(dm.data), embedding)  # no dropout in the embedding
 
 
-@pytest.fixture
-def one_thread():
-    """One intra-op thread: a 34-node graph gains nothing from more, and on a busy machine the
-    threads of each tiny scatter wait on one another (seconds per run)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_gcn_trains_on_karate_end_to_end(tmp_path, one_thread):
     overrides = ["data=karate", "model=gcn", "trainer.max_epochs=50", "logger=none", "optimizer.lr=0.01"]
     result = execute(store.compose([*overrides, f"store.root={tmp_path}"]))

@@ -16,15 +16,6 @@ from mde_exp.run import execute
 from mde_exp.validate import check_config
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny networks step fastest on one thread; more threads crawl when other jobs share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _fields_equal(a: Transition, b: Transition) -> bool:
     return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 

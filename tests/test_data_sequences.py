@@ -19,13 +19,7 @@ from mde_exp.run import execute
 SMALL = {"train_size": 300, "val_size": 50, "test_size": 40, "eval_train_size": 30, "batch_size": 32}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: one thread is faster, and far faster on a busy machine with few cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def task_data(task: str, **options) -> SequenceTaskDataModule:

@@ -2,23 +2,12 @@
 
 import json
 
-import pytest
-import torch
-
 from mde_exp import sweep
 from mde_exp.recipes import load_recipes
 from mde_exp.reproduce import main
 from mde_exp.store import compose
 
 IDS = ("abl-batchnorm", "abl-width-depth")
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _jobs(experiment: str) -> list[list[str]]:

@@ -12,14 +12,6 @@ from mde_exp.nn.interpolation import book_curve, relu_interpolant, uniform_knots
 from mde_exp.reproduce import main
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_book_curve_matches_its_formula():
     for x in (0.0, 1.0, 2.5, 4.0):
         expected = math.cos(2 * math.cos(x**2) + (x - 1) ** 2 / 4) + x / 2 + 1

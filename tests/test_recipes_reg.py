@@ -4,21 +4,12 @@ import json
 import math
 from types import SimpleNamespace
 
-import pytest
 import torch
 
 from mde_exp import sweep
 from mde_exp.recipes import load_recipes
 from mde_exp.reproduce import main
 from mde_exp.store import compose
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _module(recipe_id: str) -> SimpleNamespace:

@@ -3,6 +3,9 @@
 from typing import Any
 
 import lightning as L
+import torch
+
+from mde_exp.data.batches import TensorBatches
 
 TASKS = (
     "classification",
@@ -31,3 +34,48 @@ class BookDataModule(L.LightningDataModule):
 
     def model_inputs(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    def training_device(self) -> torch.device:
+        """The device the trainer trains on (the CPU before a trainer is attached)."""
+        return self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+
+
+class TensorSplitsDataModule(BookDataModule):
+    """Splits held as tuples of tensors ("train", "val", "test", "train_eval") on the training device
+    and served by TensorBatches: no worker processes, a per-epoch permutation seeded by `split_seed`
+    and the epoch. The validation loaders are [val, train_eval] (see models.base.EVAL_STAGES).
+
+    Subclasses fill `self.splits` in `setup()` (on the CPU), then call `_move_to_training_device()`.
+    """
+
+    batch_size: int
+    split_seed: int
+    splits: dict[str, tuple[torch.Tensor, ...]]
+
+    def _move_to_training_device(self) -> None:
+        device = self.training_device()
+        if self.splits["train"][0].device != device:
+            self.splits = {k: tuple(t.to(device) for t in v) for k, v in self.splits.items()}
+
+    def _batches(self, split: str, shuffle: bool = False) -> TensorBatches:
+        return TensorBatches(
+            self.splits[split],
+            self.batch_size,
+            shuffle=shuffle,
+            seed=self.split_seed,
+            epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
+        )
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._batches("train", shuffle=True)
+
+    def val_dataloader(self) -> list[TensorBatches]:
+        return [self._batches("val"), self._batches("train_eval")]
+
+    def test_dataloader(self) -> TensorBatches:
+        return self._batches("test")
+
+    def sizes(self) -> dict[str, int]:
+        """Number of examples in each split."""
+        self.setup()
+        return {k: len(v[0]) for k, v in self.splits.items()}

@@ -130,12 +130,6 @@ class CIFAR10DataModule(FullImageDataModule):
         nested = self.data_dir / CIFAR_FOLDER
         return nested if nested.is_dir() else self.data_dir
 
-    def _find(self, stem: str) -> Path | None:
-        for name in (stem, stem + ".gz"):
-            if (self.folder() / name).is_file():
-                return self.folder() / name
-        return None
-
     def missing_files(self) -> list[str]:
         return [stem for stem in (*TRAIN_BATCHES, TEST_BATCH) if self._find(stem) is None]
 

@@ -50,6 +50,13 @@ class FullImageDataModule(InMemoryDataModule):
         """The folder that holds (or should hold) the original files."""
         return self.data_dir
 
+    def _find(self, stem: str) -> Path | None:
+        """The file `stem` in `folder()`, or its gzipped copy `stem.gz`, if either is there."""
+        for name in (stem, stem + ".gz"):
+            if (self.folder() / name).is_file():
+                return self.folder() / name
+        return None
+
     def missing_files(self) -> list[str]:
         """The original files that are not in `folder()`."""
         raise NotImplementedError
@@ -160,12 +167,6 @@ class IDXImageDataModule(FullImageDataModule):
 
     shape = (1, 28, 28)
     files_note = " (each may be gzipped: name + .gz)"
-
-    def _find(self, stem: str) -> Path | None:
-        for name in (stem, stem + ".gz"):
-            if (self.folder() / name).is_file():
-                return self.folder() / name
-        return None
 
     def missing_files(self) -> list[str]:
         return [stem for stem in IDX_FILES.values() if self._find(stem) is None]

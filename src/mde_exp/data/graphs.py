@@ -73,7 +73,7 @@ class GraphDataModule(BookDataModule):
 
                 data = NormalizeFeatures()(data)
             _GRAPH_CACHE[key] = data
-        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
+        device = self.training_device()
         if self.data is None or self.data.x.device != device:
             # A shallow copy: moving it (Data.to works in place) leaves the cached graph on the CPU.
             self.data = copy.copy(_GRAPH_CACHE[key]).to(device)

@@ -10,8 +10,7 @@ from sklearn.preprocessing import PolynomialFeatures
 
 from mde_exp.data import splits as S
 from mde_exp.data.augment import AUGMENTATIONS, augment
-from mde_exp.data.base import BookDataModule
-from mde_exp.data.batches import TensorBatches
+from mde_exp.data.base import TensorSplitsDataModule
 
 Arrays = S.Arrays
 IN_MEMORY_TASKS = ("classification", "regression", "unsupervised")
@@ -21,7 +20,7 @@ IN_MEMORY_TASKS = ("classification", "regression", "unsupervised")
 _SPLIT_CACHE: dict[tuple, tuple[dict[str, tuple[torch.Tensor, ...]], tuple[int, ...]]] = {}
 
 
-class InMemoryDataModule(BookDataModule):
+class InMemoryDataModule(TensorSplitsDataModule):
     """Loads arrays once, takes the configured subset and splits, normalises them with training
     statistics, and serves batches by a per-epoch index permutation from tensors on the device.
 
@@ -101,9 +100,7 @@ class InMemoryDataModule(BookDataModule):
             splits, self._raw_shape = _SPLIT_CACHE[key]
             self.splits = dict(splits)
         self.example_shape = tuple(self.splits["train"][0].shape[1:])
-        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        if self.splits["train"][0].device != device:
-            self.splits = {k: tuple(t.to(device) for t in v) for k, v in self.splits.items()}
+        self._move_to_training_device()
 
     def _cache_key(self) -> tuple:
         simple = (int, float, str, bool, tuple, type(None), Path)
@@ -182,24 +179,6 @@ class InMemoryDataModule(BookDataModule):
         images = augment(self.augment, x.view(len(x), *shape))
         return (images.reshape(x.shape), *batch[1:])
 
-    def _batches(self, split: str, shuffle: bool = False) -> TensorBatches:
-        return TensorBatches(
-            self.splits[split],
-            self.batch_size,
-            shuffle=shuffle,
-            seed=self.split_seed,
-            epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
-        )
-
-    def train_dataloader(self) -> TensorBatches:
-        return self._batches("train", shuffle=True)
-
-    def val_dataloader(self) -> list[TensorBatches]:
-        return [self._batches("val"), self._batches("train_eval")]
-
-    def test_dataloader(self) -> TensorBatches:
-        return self._batches("test")
-
     # -- what models need to know --------------------------------------------------------------
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -224,8 +203,3 @@ class InMemoryDataModule(BookDataModule):
         elif self.task == "regression":
             inputs["output_dim"] = int(self.splits["train"][1].shape[1])
         return inputs
-
-    def sizes(self) -> dict[str, int]:
-        """Number of examples in each split."""
-        self.setup()
-        return {k: len(v[0]) for k, v in self.splits.items()}

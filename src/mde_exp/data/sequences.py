@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mde_exp.data.base import BookDataModule
-from mde_exp.data.batches import TensorBatches
+from mde_exp.data.base import TensorSplitsDataModule
 
 PAD, SEP, EOS = "<pad>", "<sep>", "<eos>"
 SPECIAL_TOKENS = (PAD, SEP, EOS)
@@ -82,7 +81,7 @@ def source_lengths(inputs: torch.Tensor) -> torch.Tensor:
     return (inputs == SEP_ID).int().argmax(dim=1)
 
 
-class SequenceDataModule(BookDataModule):
+class SequenceDataModule(TensorSplitsDataModule):
     """Token sequences held as tensors on the training device and served as (inputs, targets, mask)
     batches: inputs and targets are N x T token ids (targets = the next token), mask is N x T bool,
     True where the loss counts. Subclasses implement `build()`.
@@ -117,27 +116,7 @@ class SequenceDataModule(BookDataModule):
             self.vocabulary, splits = self.build()
             n_eval = min(self.eval_train_size, len(splits["train"][0]))
             self.splits = {**splits, "train_eval": tuple(t[:n_eval] for t in splits["train"])}
-        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        if self.splits["train"][0].device != device:
-            self.splits = {k: tuple(t.to(device) for t in v) for k, v in self.splits.items()}
-
-    def _batches(self, split: str, shuffle: bool = False) -> TensorBatches:
-        return TensorBatches(
-            self.splits[split],
-            self.batch_size,
-            shuffle=shuffle,
-            seed=self.split_seed,
-            epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
-        )
-
-    def train_dataloader(self) -> TensorBatches:
-        return self._batches("train", shuffle=True)
-
-    def val_dataloader(self) -> list[TensorBatches]:
-        return [self._batches("val"), self._batches("train_eval")]
-
-    def test_dataloader(self) -> TensorBatches:
-        return self._batches("test")
+        self._move_to_training_device()
 
     # -- what models need to know --------------------------------------------------------------
     @property
@@ -153,8 +132,3 @@ class SequenceDataModule(BookDataModule):
 
     def model_inputs(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size, "seq_len": self.seq_len}
-
-    def sizes(self) -> dict[str, int]:
-        """Number of sequences in each split."""
-        self.setup()
-        return {k: len(v[0]) for k, v in self.splits.items()}

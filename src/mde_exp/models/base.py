@@ -19,7 +19,11 @@ EVAL_STAGES = ("val", "train_eval")
 
 
 class BookModule(L.LightningModule):
-    """A model trained by the optimiser and schedule that the run's config chose."""
+    """A model trained by the optimiser and schedule that the run's config chose.
+
+    Subclasses implement `_step(batch, stage)`, the loss and logging of one batch for a stage
+    ("train", "val", "train_eval" or "test"); the validation loaders come in EVAL_STAGES order.
+    """
 
     def __init__(
         self, optimizer: OptimizerFactory | None = None, scheduler: SchedulerFactory | None = None
@@ -27,6 +31,18 @@ class BookModule(L.LightningModule):
         super().__init__()
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+
+    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, EVAL_STAGES[dataloader_idx])
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
 
     def configure_optimizers(self) -> Any:
         if self.optimizer_factory is None:
@@ -79,15 +95,6 @@ class ClassifierModule(BookModule):
         self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
         return loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._step(batch, EVAL_STAGES[dataloader_idx])
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
 
 class RegressorModule(BookModule):
     """Squared-error regression: subclasses build `self.net` mapping inputs to predictions.
@@ -125,12 +132,3 @@ class RegressorModule(BookModule):
         )  # fmt: skip
         self.log(f"{stage}/mse", mse, on_step=False, on_epoch=True, add_dataloader_idx=False)
         return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._step(batch, EVAL_STAGES[dataloader_idx])
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")

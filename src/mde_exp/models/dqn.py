@@ -12,6 +12,7 @@ from mde_exp.data.rl import ReplayDataModule, Transition
 from mde_exp.models.base import BookModule, OptimizerFactory, SchedulerFactory
 from mde_exp.nn.activations import activation_gain, make_activation
 from mde_exp.nn.init import apply_init
+from mde_exp.nn.layers import hidden_widths
 
 LOSSES = {"huber": F.smooth_l1_loss, "mse": F.mse_loss}
 
@@ -47,9 +48,7 @@ class DQN(BookModule):
         scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__(optimizer, scheduler)
-        hidden_sizes = [int(h) for h in hidden_sizes]
-        if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ValueError(f"hidden_sizes must be positive integers, got {hidden_sizes}")
+        hidden_sizes = hidden_widths(hidden_sizes)
         if loss not in LOSSES:
             raise ValueError(f"loss={loss!r}: choose one of {', '.join(LOSSES)}")
         if not 0.0 <= gamma <= 1.0:

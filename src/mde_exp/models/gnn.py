@@ -2,7 +2,6 @@
 
 from collections.abc import Sequence
 from itertools import pairwise
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -14,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from mde_exp.data.graphs import STAGE_MASKS
 from mde_exp.models.base import EVAL_STAGES, BookModule, OptimizerFactory, SchedulerFactory
 from mde_exp.nn.activations import make_activation
+from mde_exp.nn.layers import hidden_widths
 
 
 class GCN(BookModule):
@@ -44,9 +44,7 @@ class GCN(BookModule):
         scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__(optimizer, scheduler)
-        hidden_sizes = [int(h) for h in hidden_sizes]
-        if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ValueError(f"hidden_sizes must be positive integers, got {hidden_sizes}")
+        hidden_sizes = hidden_widths(hidden_sizes)
         if not 0.0 <= feature_dropout < 1.0:
             raise ValueError(f"feature_dropout={feature_dropout}: must be in [0, 1)")
         widths = [int(num_features), *hidden_sizes, int(num_classes)]
@@ -103,12 +101,3 @@ class GCN(BookModule):
         )
         self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
         return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._step(batch, EVAL_STAGES[dataloader_idx])
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")

@@ -8,7 +8,7 @@ from torch import nn
 from mde_exp.models.base import ClassifierModule, OptimizerFactory, SchedulerFactory
 from mde_exp.nn.activations import activation_gain, make_activation
 from mde_exp.nn.init import apply_init
-from mde_exp.nn.layers import dropout_rates, make_norm
+from mde_exp.nn.layers import dropout_rates, hidden_widths, make_norm
 
 
 class MLPClassifier(ClassifierModule):
@@ -32,9 +32,7 @@ class MLPClassifier(ClassifierModule):
         scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__(num_classes, optimizer, scheduler)
-        hidden_sizes = [int(h) for h in hidden_sizes]
-        if not hidden_sizes or min(hidden_sizes) < 1:
-            raise ValueError(f"hidden_sizes must be positive integers, got {hidden_sizes}")
+        hidden_sizes = hidden_widths(hidden_sizes)
         rates = dropout_rates(dropout, len(hidden_sizes))
         layers: list[nn.Module] = []
         width = input_dim

@@ -84,15 +84,6 @@ class CausalLanguageModule(BookModule):
         self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
         return loss
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._step(batch, EVAL_STAGES[dataloader_idx])
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._step(batch, "test")
-
 
 class RecurrentLanguageModel(CausalLanguageModule):
     """Recurrent networks of book chapter 7 (sequence models): token embedding -> a stack of

@@ -8,6 +8,14 @@ from torch import nn
 NORM_KINDS = ("none", "batch", "layer")
 
 
+def hidden_widths(hidden_sizes: Sequence[int]) -> list[int]:
+    """The hidden layer sizes as integers; an empty list or a size below 1 is refused."""
+    widths = [int(h) for h in hidden_sizes]
+    if not widths or min(widths) < 1:
+        raise ValueError(f"hidden_sizes must be positive integers, got {widths}")
+    return widths
+
+
 def make_norm(spec: Mapping[str, Any] | None, width: int) -> nn.Module:
     """A normalisation layer for `width` features from a norm config ({kind, momentum?})."""
     kind = (spec or {}).get("kind", "none")
