@@ -63,6 +63,7 @@ def test_data_glob_sweeps_every_data_set_and_each_instantiates():
 # The data set each model option is built for in this test, and the output it gives on 5 examples.
 MODEL_DATA = {
     "linear_regression": ("boston", (5, 1)),
+    "logistic_regression": ("wdbc", (5, 2)),
     "autoencoder": ("digits", (5, 64)),
     "deep_autoencoder": ("digits", (5, 64)),
     "rnn_lm": ("copy_task", (5, 17, 11)),

@@ -140,3 +140,18 @@ def test_activations_are_modules_with_gains():
         assert activation_gain(name) > 0
     with pytest.raises(ValueError, match="choose one of"):
         make_activation("swishy")
+
+
+def test_logistic_regression_is_the_binary_cross_entropy_model():
+    from mde_exp.models.logistic import LogisticRegression
+
+    torch.manual_seed(0)
+    model = LogisticRegression(input_dim=3)
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    z = model.logit(x)
+    assert torch.allclose(z, model.net[1](x).squeeze(-1))
+    assert torch.allclose(torch.softmax(model(x), dim=1)[:, 1], model.probability(x))
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(z, y.float())
+    assert torch.allclose(torch.nn.functional.cross_entropy(model(x), y), bce)
+    with pytest.raises(ValueError, match="binary classifier but the data have 10 classes"):
+        LogisticRegression(input_dim=3, num_classes=10)

@@ -1,12 +1,54 @@
-"""SoftmaxRegression: multinomial logistic regression of book section 3.3."""
+"""Logistic regression (book section 3.2) and softmax regression (book section 3.3)."""
 
 from collections.abc import Mapping
 from typing import Any
 
+import torch
 from torch import nn
 
 from mde_exp.models.base import ClassifierModule, OptimizerFactory, SchedulerFactory
 from mde_exp.nn.init import apply_init
+
+
+class LogisticRegression(ClassifierModule):
+    """Binary logistic regression (book section 3.2): P(y = 1 | x) = sigmoid(b + w^T x), trained on the
+    binary cross-entropy.
+
+    `forward` returns the two-class logits (0, z) with z = b + w^T x: softmax((0, z)) = (1 - sigmoid(z),
+    sigmoid(z)), so the cross-entropy of the shared classifier steps is exactly the binary cross-entropy,
+    and every tool that reads class logits reads this model too. `logit(x)` is z, `probability(x)` is
+    sigmoid(z); the parameters are the book's b (net[1].bias) and w (net[1].weight, 1 x d).
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        num_classes: int = 2,
+        init: Mapping[str, Any] | None = None,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+    ) -> None:
+        if num_classes != 2:
+            raise ValueError(
+                f"LogisticRegression is a binary classifier but the data have {num_classes} classes; "
+                "use model=softmax_regression, or pick two classes with data.classes=[a,b]"
+            )
+        super().__init__(num_classes, optimizer, scheduler)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(input_dim, 1))
+        apply_init(self.net, init)
+        self.save_hyperparameters({"input_dim": input_dim, "num_classes": num_classes})
+
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        """z = b + w^T x, one value per example."""
+        return self.net(x).squeeze(-1)
+
+    def probability(self, x: torch.Tensor) -> torch.Tensor:
+        """P(y = 1 | x) = sigmoid(z)."""
+        return torch.sigmoid(self.logit(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.logit(x)
+        return torch.stack([torch.zeros_like(z), z], dim=-1)
 
 
 class SoftmaxRegression(ClassifierModule):
