@@ -7,6 +7,8 @@ PROFILE ?= quick
 ONLY    ?=
 EXP     ?= dropout_sweep
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (auto: one per core; 0 runs in-process)
+TEST_WORKERS ?= auto
 
 export WANDB_SILENT ?= true
 
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	WANDB_MODE=offline $(PY) -m pytest -q $(PYTEST_ARGS)
+	WANDB_MODE=offline $(PY) -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	WANDB_MODE=offline $(PY) -m pytest -q -m slow $(PYTEST_ARGS)

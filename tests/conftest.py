@@ -14,6 +14,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach the network (the Hugging
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ.pop("WANDB_API_KEY", None)
 
+# Under pytest-xdist (`make test` runs one worker per core) each worker, and each CLI subprocess it
+# starts, uses one torch thread: workers with several threads each would wait on one another.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 @pytest.fixture
 def one_thread():
