@@ -14,6 +14,7 @@ TASKS = (
     "language_model",
     "node_classification",
     "reinforcement",
+    "optimisation",
 )
 
 
@@ -57,13 +58,14 @@ class TensorSplitsDataModule(BookDataModule):
         if self.splits["train"][0].device != device:
             self.splits = {k: tuple(t.to(device) for t in v) for k, v in self.splits.items()}
 
-    def _batches(self, split: str, shuffle: bool = False) -> TensorBatches:
+    def _batches(self, split: str, shuffle: bool = False, passes: int = 1) -> TensorBatches:
         return TensorBatches(
             self.splits[split],
             self.batch_size,
             shuffle=shuffle,
             seed=self.split_seed,
             epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
+            passes=passes,
         )
 
     def train_dataloader(self) -> TensorBatches:

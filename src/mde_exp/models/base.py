@@ -10,6 +10,8 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.regression import MeanSquaredError
 
+from mde_exp.optim import bind_batch_loss
+
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
 
@@ -37,6 +39,11 @@ class BookModule(L.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        # Line search and Newton's method (mde_exp.optim) take this batch's loss as a function of the
+        # parameters; other optimisers are left alone.
+        bind_batch_loss(self, self.trainer.optimizers, batch)
 
     def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None:
         self._step(batch, EVAL_STAGES[dataloader_idx])
