@@ -11,9 +11,13 @@ from sklearn.preprocessing import PolynomialFeatures
 from mde_exp.data import splits as S
 from mde_exp.data.augment import AUGMENTATIONS, augment
 from mde_exp.data.base import TensorSplitsDataModule
+from mde_exp.data.batches import TensorBatches
 
 Arrays = S.Arrays
 IN_MEMORY_TASKS = ("classification", "regression", "unsupervised")
+# Feature (and regression target) precision: float64 keeps NumPy-drawn data exact (fig-2.7, with
+# trainer.precision=64-true).
+FLOAT_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 # Processed splits by data configuration, so that the check before a run, the run itself and the
 # runs of a sweep on the same data load and split it once per process.
@@ -34,7 +38,10 @@ class InMemoryDataModule(TensorSplitsDataModule):
     or fractions, and a size of 0 means "evaluate on the training data" (sets of a few points);
     `normalize` is none, unit ([0, 1]) or standardize; `flatten` gives vectors rather than images;
     `polynomial_degree` > 1 maps tabular features to their monomials; `augment` (crop_flip) is
-    applied to training batches on the device. The validation loaders are the validation split and
+    applied to training batches on the device; `dtype` (float32, or float64 for data drawn exactly as
+    NumPy draws them) is the tensors' precision; `passes_per_epoch` > 1 makes a training epoch that
+    many passes over the training split (full-batch gradient descent: that many steps, with the
+    per-epoch checkpoint and logs once). The validation loaders are the validation split and
     `eval_train_size` training examples (see ClassifierModule).
     """
 
@@ -55,6 +62,8 @@ class InMemoryDataModule(TensorSplitsDataModule):
         flatten: bool = True,
         polynomial_degree: int = 1,
         augment: str = "none",
+        dtype: str = "float32",
+        passes_per_epoch: int = 1,
     ) -> None:
         super().__init__()
         if int(batch_size) < 1:
@@ -63,6 +72,10 @@ class InMemoryDataModule(TensorSplitsDataModule):
             raise ValueError(f"split={split!r}: choose one of {', '.join(S.SPLIT_KINDS)}")
         if normalize not in S.NORMALISATIONS:
             raise ValueError(f"normalize={normalize!r}: choose one of {', '.join(S.NORMALISATIONS)}")
+        if int(passes_per_epoch) < 1:
+            raise ValueError(f"passes_per_epoch={passes_per_epoch}: must be an integer >= 1")
+        if dtype not in FLOAT_DTYPES:
+            raise ValueError(f"dtype={dtype!r}: choose one of {', '.join(FLOAT_DTYPES)}")
         if augment not in AUGMENTATIONS:
             raise ValueError(f"augment={augment!r}: choose one of {', '.join(AUGMENTATIONS)}")
         if int(polynomial_degree) < 1:
@@ -83,6 +96,8 @@ class InMemoryDataModule(TensorSplitsDataModule):
         self.flatten = bool(flatten)
         self.polynomial_degree = int(polynomial_degree)
         self.augment = augment
+        self.dtype = dtype
+        self.passes_per_epoch = int(passes_per_epoch)
         self.splits: dict[str, tuple[torch.Tensor, ...]] = {}
         self.example_shape: tuple[int, ...] = ()
         self._raw_shape: tuple[int, ...] = ()
@@ -153,7 +168,7 @@ class InMemoryDataModule(TensorSplitsDataModule):
         out = {}
         for name, part in parts.items():
             x = S.normalise(self.normalize, train_x, part[0].astype(np.float64), self.value_range)
-            x = torch.as_tensor(x.reshape(len(x), -1) if self.flatten else x, dtype=torch.float32)
+            x = torch.as_tensor(x.reshape(len(x), -1) if self.flatten else x, dtype=FLOAT_DTYPES[self.dtype])
             out[name] = (x, *(self._target_tensor(t) for t in part[1:]))
         n_eval = min(self.eval_train_size, len(out["train"][0]))
         out["train_eval"] = tuple(t[:n_eval] for t in out["train"])
@@ -167,8 +182,11 @@ class InMemoryDataModule(TensorSplitsDataModule):
     def _target_tensor(self, y: np.ndarray) -> torch.Tensor:
         if self.task == "classification":
             return torch.as_tensor(y, dtype=torch.long)
-        y = torch.as_tensor(y, dtype=torch.float32)
+        y = torch.as_tensor(y, dtype=FLOAT_DTYPES[self.dtype])
         return y.unsqueeze(1) if y.ndim == 1 else y
+
+    def train_dataloader(self) -> TensorBatches:
+        return self._batches("train", shuffle=True, passes=self.passes_per_epoch)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Augment training batches where they already are (the GPU, when training on one)."""

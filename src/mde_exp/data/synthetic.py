@@ -26,11 +26,12 @@ class GeneratedDataModule(InMemoryDataModule):
     def load(self) -> dict[str, Arrays]:
         out = self.generator()
         x, y = (out[0], out[1]) if isinstance(out, tuple) else (out, None)
-        x = np.asarray(x, dtype=np.float32)
+        real = np.float64 if self.dtype == "float64" else np.float32
+        x = np.asarray(x, dtype=real)
         x = x[:, None] if x.ndim == 1 else x
         if self.task == "unsupervised" or y is None:
             if self.task != "unsupervised":
                 raise ValueError(f"generator {self.generator_name} gives no targets for a {self.task} task")
             return {"train": (x,)}
-        y = np.asarray(y, dtype=np.int64 if self.task == "classification" else np.float32)
+        y = np.asarray(y, dtype=np.int64 if self.task == "classification" else real)
         return {"train": (x, y)}
