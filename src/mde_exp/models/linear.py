@@ -33,7 +33,10 @@ class LinearRegression(RegressorModule):
     @staticmethod
     def least_squares(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The minimiser of the squared error: (bias, weights) from the normal equations, solved by
-        least squares on [1, x] (x: N x d, y: N x k)."""
+        least squares on [1, x] (x: N x d, y: N x k). Where [1, x] has dependent columns (pixels that
+        are always zero, fewer examples than parameters) it is the minimum-norm solution, as NumPy's
+        lstsq and the pseudo-inverse give: the SVD-based driver, since torch's default (gelsy) returns
+        a wrong solution when a column is zero."""
         design = torch.cat([torch.ones(len(x), 1, dtype=x.dtype), x.reshape(len(x), -1)], dim=1)
-        beta = torch.linalg.lstsq(design.double(), y.reshape(len(y), -1).double()).solution
+        beta = torch.linalg.lstsq(design.double(), y.reshape(len(y), -1).double(), driver="gelsd").solution
         return beta[0].to(x.dtype), beta[1:].T.to(x.dtype)

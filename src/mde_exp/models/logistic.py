@@ -5,8 +5,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from torchmetrics.classification import BinaryF1Score
 
-from mde_exp.models.base import ClassifierModule, OptimizerFactory, SchedulerFactory
+from mde_exp.models.base import EVAL_STAGES, ClassifierModule, OptimizerFactory, SchedulerFactory
 from mde_exp.nn.init import apply_init
 
 
@@ -18,6 +19,7 @@ class LogisticRegression(ClassifierModule):
     sigmoid(z)), so the cross-entropy of the shared classifier steps is exactly the binary cross-entropy,
     and every tool that reads class logits reads this model too. `logit(x)` is z, `probability(x)` is
     sigmoid(z); the parameters are the book's b (net[1].bias) and w (net[1].weight, 1 x d).
+    Besides loss and accuracy it logs <stage>/f1, the F1 score of class 1 (predicted when z > 0; fig-3.5).
     """
 
     def __init__(
@@ -37,6 +39,16 @@ class LogisticRegression(ClassifierModule):
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(input_dim, 1))
         apply_init(self.net, init)
         self.save_hyperparameters({"input_dim": input_dim, "num_classes": num_classes})
+        self.f1 = nn.ModuleDict({f"{stage}_f1": BinaryF1Score() for stage in ("train", *EVAL_STAGES, "test")})
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        loss = super()._step(batch, stage)
+        x, y = batch
+        f1 = self.f1[f"{stage}_f1"]
+        with torch.no_grad():
+            f1.update((self.logit(x) > 0).long(), y)
+        self.log(f"{stage}/f1", f1, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        return loss
 
     def logit(self, x: torch.Tensor) -> torch.Tensor:
         """z = b + w^T x, one value per example."""

@@ -14,11 +14,15 @@ SCHEMES = (
     "kaiming_uniform",
     "kaiming_normal",
     "orthogonal",
+    "constant",
 )
 
 
-def init_linear(layer: nn.Linear, scheme: str, *, gain: float = 1.0, std: float = 0.01) -> None:
-    """Initialise one linear layer's weight by `scheme` and its bias to zero (except `default`).
+def init_linear(
+    layer: nn.Linear, scheme: str, *, gain: float = 1.0, std: float = 0.01, value: float = 0.0
+) -> None:
+    """Initialise one linear layer's weight by `scheme` and its bias to zero (except `default`, and
+    `constant`, which sets every weight and bias to `value`: fig-3.5's start at 0.1, section 3.2).
 
     `gain` is the activation's gain (nn.init.calculate_gain); the Kaiming schemes use fan-in mode,
     whose ReLU case gives std = sqrt(2 / n_in), the book's He initialisation.
@@ -26,6 +30,11 @@ def init_linear(layer: nn.Linear, scheme: str, *, gain: float = 1.0, std: float 
     w = layer.weight
     if scheme == "default":
         layer.reset_parameters()
+        return
+    if scheme == "constant":
+        nn.init.constant_(w, value)
+        if layer.bias is not None:
+            nn.init.constant_(layer.bias, value)
         return
     if scheme == "zeros":
         nn.init.zeros_(w)
@@ -50,10 +59,11 @@ def init_linear(layer: nn.Linear, scheme: str, *, gain: float = 1.0, std: float 
 
 
 def apply_init(module: nn.Module, spec: Mapping[str, Any] | None, *, gain: float = 1.0) -> None:
-    """Apply an init config ({scheme, std?}) to every nn.Linear inside `module`."""
+    """Apply an init config ({scheme, std?, value?}) to every nn.Linear inside `module`."""
     spec = dict(spec or {"scheme": "default"})
     scheme = spec.get("scheme", "default")
     std = float(spec.get("std", 0.01))
+    value = float(spec.get("value", 0.0))
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
-            init_linear(layer, scheme, gain=gain, std=std)
+            init_linear(layer, scheme, gain=gain, std=std, value=value)
