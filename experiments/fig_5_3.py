@@ -5,14 +5,12 @@ seeds) and logistic regression with the same settings; decision regions are draw
 model, loaded back from its run's checkpoint.
 """
 
-from pathlib import Path
-
 import numpy as np
-import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from matplotlib.lines import Line2D
 from omegaconf import OmegaConf
 
+from mde_exp.figures.regions import class_probabilities, load_model, plane_grid
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
 
@@ -27,19 +25,6 @@ SETTINGS = {
     "full": {"overrides": ["trainer.max_epochs=300"], "seeds": [0, 1, 2, 3, 4]},
 }
 COLOURS = {"logistic regression": "tab:gray", "4 hidden units": "tab:orange", "10 hidden units": "tab:blue"}
-
-
-def _load_model(run_dir: Path) -> torch.nn.Module:
-    """The trained model of a stored run (its class from the run's config, its weights from
-    checkpoints/last.ckpt), in eval mode."""
-    module = get_class(OmegaConf.load(run_dir / "config.yaml").model._target_)
-    return module.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu").eval()
-
-
-def _probabilities(model: torch.nn.Module, points: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        logits = model(torch.as_tensor(points, dtype=torch.float32))
-    return torch.softmax(logits, dim=1)[:, 1].numpy()
 
 
 def run(ctx: RecipeContext) -> RecipeOutput:
@@ -62,15 +47,11 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     datamodule.setup()
     x_train, y_train = (t.numpy() for t in datamodule.splits["train"])
     x_test, y_test = (t.numpy() for t in datamodule.splits["test"])
-    every = np.concatenate([x_train, x_test])
-    low, high = every.min(0) - 0.3, every.max(0) + 0.3
-    u, v = np.meshgrid(np.linspace(low[0], high[0], 300), np.linspace(low[1], high[1], 300))
-    grid = np.stack([u.ravel(), v.ravel()], axis=1)
+    u, v, grid = plane_grid(np.concatenate([x_train, x_test]), margin=0.3, n=300)
 
     fig, axes = subplots(1, 4, figsize=(17, 4.3), gridspec_kw={"width_ratios": [1, 1, 1, 0.8]})
     for ax, (label, runs) in zip(axes[:3], results.items(), strict=True):
-        model = _load_model(runs[0].dir)
-        p = _probabilities(model, grid).reshape(u.shape)
+        p = class_probabilities(load_model(runs[0].dir), grid)[:, 1].reshape(u.shape)
         ax.contourf(u, v, p, levels=[0, 0.5, 1], colors=["#f6c1c1", "#b9d3ee"], alpha=0.8)
         ax.contour(u, v, p, levels=[0.5], colors="k", linewidths=1)
         for k, colour in ((0, "tab:red"), (1, "tab:blue")):

@@ -75,12 +75,36 @@ def presence_absence(n_samples: int = 100, seed: int = 0) -> tuple[np.ndarray, n
     return x[:, None], (rng.uniform(size=n_samples) < p).astype(np.int64)
 
 
-def tanh_curve(n_samples: int = 200, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+def tanh_curve(n_samples: int = 200, noise: float = 0.05, seed: int = 0, scaled: bool = False) -> np.ndarray:
     """Book fig-3.13: points on the curve (t, tanh(2 t)), t in [-2, 2], rotated 45 degrees, with
-    Gaussian noise of std `noise`: one component of PCA is a line, a 2-1-2 autoencoder a curve."""
+    Gaussian noise of std `noise`: one component of PCA is a line, a 2-1-2 autoencoder a curve.
+    `scaled` divides each coordinate by its largest absolute value, as the book's code does, so that
+    the points lie in [-1, 1]^2, the range of a tanh output layer."""
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(-2.0, 2.0, n_samples))
     points = np.stack([t, np.tanh(2.0 * t)], axis=1)
     c = s = np.sqrt(0.5)
     rotated = points @ np.array([[c, s], [-s, c]])
-    return rotated + noise * rng.standard_normal(rotated.shape)
+    noisy = rotated + noise * rng.standard_normal(rotated.shape)
+    return noisy / np.abs(noisy).max(axis=0) if scaled else noisy
+
+
+def four_classes_book() -> tuple[np.ndarray, np.ndarray]:
+    """Book fig-3.7 / fig-3.10: the 17 hand-placed points in the unit square, four classes (4, 5, 4, 4
+    points), as listed in the companion source R/Figure-softmax-boundary-4-classes.R."""
+    x1 = [0.4, 0.55, 0.65, 0.9, 0.1, 0.35, 0.5, 0.15, 0.2, 0.85, 0.2, 0.7, 0.3, 0.5, 0.6, 0.55, 0.4]
+    x2 = [0.85, 0.95, 0.8, 0.87, 0.5, 0.55, 0.5, 0.2, 0.1, 0.3, 0.7, 0.5, 0.3, 0.7, 0.6, 0.65, 0.7]
+    labels = [1, 2, 2, 2, 1, 0, 0, 1, 0, 0, 1, 2, 1, 3, 3, 3, 3]
+    return np.stack([x1, x2], axis=1), np.array(labels, dtype=np.int64)
+
+
+def presence_book() -> tuple[np.ndarray, np.ndarray]:
+    """Book fig-3.8: 38 sites, presence (1) or absence (0) of a species against precipitation (10 to
+    90), present mostly at middle values, as listed in the companion source
+    R/R-code-logistic-beyond-linearity.R."""
+    precipitation = 10 * np.array(
+        [1, 1.4, 1.5, 1.7, 2, 2.1, 2.8, 3, 3.2, 3.3, 3.5, 3.8, 4, 4.1, 4.4, 4.7, 4.8, 4.9, 5, 5.1,
+         5.3, 5.4, 5.5, 6, 6.1, 6.1, 6.3, 6.4, 6.8, 6.9, 7, 7.4, 7.9, 8.5, 8.6, 8.7, 8.8, 9]
+    )  # fmt: skip
+    presence = [0] * 7 + [1, 0, 0, 1, 1, 1, 0] + [1] * 11 + [0, 1, 1, 1, 0, 1] + [0] * 7
+    return precipitation[:, None], np.array(presence, dtype=np.int64)
