@@ -66,9 +66,14 @@ MODEL_DATA = {
     "logistic_regression": ("wdbc", (5, 2)),
     "autoencoder": ("digits", (5, 64)),
     "deep_autoencoder": ("digits", (5, 64)),
+    "autoencoder_1d": ("tanh_curve", (5, 2)),
+    "deep_autoencoder_1d": ("tanh_curve", (5, 2)),
+    "autoencoder_2d": ("digits", (5, 64)),
+    "deep_autoencoder_2d": ("digits", (5, 64)),
     "rnn_lm": ("copy_task", (5, 17, 11)),
     "gcn": ("karate", (34, 4)),
     "dqn": ("cartpole", (5, 2)),
+    "objective": ("weighted_quadratic", ()),  # the objective's value at theta on a batch of points
 }
 
 
@@ -85,6 +90,8 @@ def test_model_option(option):
         assert model(dm.data.x, dm.data.edge_index).shape == shape
     elif dm.task == "reinforcement":
         assert model(torch.zeros(5, dm.model_inputs()["observation_dim"])).shape == shape
+    elif dm.task == "optimisation":
+        assert model(*dm.epoch_batches(0)[0]).shape == shape
     else:
         assert model(dm.splits["train"][0][:5]).shape == shape
 
@@ -117,6 +124,8 @@ def test_init_option(option, digits):
     first = model.net[1].weight
     if option == "zeros":
         assert torch.count_nonzero(first) == 0
+    elif option == "constant":
+        assert torch.all(first == cfg.init.value) and torch.all(model.net[1].bias == cfg.init.value)
     else:
         assert first.std() > 0
 

@@ -59,7 +59,10 @@ class Autoencoder(RegressorModule):
             {
                 "input_dim": input_dim,
                 "encoder_sizes": list(encoder_sizes),
+                "encoder_activations": list(encoder_activations),
                 "decoder_sizes": list(decoder_sizes),
+                "decoder_activations": list(decoder_activations),
+                "output_activation": output_activation,  # so load_from_checkpoint rebuilds the same net
                 "code_dim": code,
             }
         )
