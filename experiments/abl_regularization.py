@@ -253,5 +253,5 @@ RECIPE = Recipe(
     claim="an L2 penalty shrinks the weights and narrows the generalisation gap; early stopping halts "
     "near the validation-loss minimum, below the un-stopped net's final validation loss",
     run=run,
-    minutes_quick=2.0,
+    minutes_quick=0.8,
 )

@@ -1,4 +1,4 @@
-"""fig-2.7: the learning rate matters for gradient descent on linear regression (book section 2.3).
+"""fig-2.7: the learning rate matters for gradient descent on linear regression (book section 2.4).
 
 Runs experiment learning_rate_gd: LinearRegression (y_hat = beta0 + beta1 x) trained by plain SGD with
 the batch the whole data set (full-batch gradient descent) on data=boston_synthetic, the companion
@@ -268,7 +268,7 @@ def _figure(X, y, measured: dict, ls: tuple[float, float], bound: float, cap: in
 RECIPE = Recipe(
     id="fig-2.7",
     title="The learning rate matters for gradient descent on linear regression",
-    book_ref="Figure 2.7, section 2.3",
+    book_ref="Figure 2.7, section 2.4",
     chapter=2,
     claim="gradient descent converges for learning rates below n / lambda_max(X X^T) (faster near it) "
     "and diverges above it: 3109 and 1446 iterates for 0.01 and 0.0235, divergence for 0.024",

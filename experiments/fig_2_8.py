@@ -1,4 +1,4 @@
-"""fig-2.8: input normalisation and the loss landscape (book section 2.3), a direct computation.
+"""fig-2.8: input normalisation and the loss landscape (book section 2.4), a direct computation.
 
 n = 1000 inputs x1 ~ N(2, 2^2), x2 ~ N(1, 1) (NumPy's default_rng(0)), y = 2 x1 + 0.5 x2 + N(0, 0.1^2).
 The loss is half the mean squared error of y_hat = w1 x1 + w2 x2, C(w) = ||y - X w||^2 / (2n), whose
@@ -152,7 +152,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
 RECIPE = Recipe(
     id="fig-2.8",
     title="Input normalisation and the loss landscape",
-    book_ref="Figure 2.8, section 2.3",
+    book_ref="Figure 2.8, section 2.4",
     chapter=2,
     claim="with inputs on different scales the squared-error landscape is an elongated valley (a badly "
     "conditioned Hessian); standardising the inputs makes it nearly round",

@@ -1,4 +1,4 @@
-"""fig-3.1 / fig-3.2: logistic regression on WDBC with one and with two features (book section 3.2).
+"""fig-3.1 / fig-3.2: logistic regression on WDBC with one and with two features (book section 3.1).
 
 Runs experiment logistic_wdbc: logistic regression (model=logistic_regression) on the Wisconsin breast
 cancer data with the feature area_mean and with area_mean and texture_mean (data.features), malignant
@@ -162,7 +162,7 @@ RECIPE = Recipe(
     id="fig-3.1",
     title="Logistic regression on WDBC: one feature's sigmoid, two features' probability surface and "
     "linear boundary (figs. 3.1, 3.2)",
-    book_ref="Figures 3.1 and 3.2, section 3.2",
+    book_ref="Figures 3.1 and 3.2, section 3.1",
     chapter=3,
     claim="logistic regression turns a linear score into a probability of malignancy that rises with "
     "area_mean; with two features its decision boundary p = 0.5 is a straight line",

@@ -1,4 +1,4 @@
-"""fig-3.8: logistic regression beyond linearity in one dimension (book section 3.2).
+"""fig-3.8: logistic regression beyond linearity in one dimension (book section 3.4).
 
 Runs experiment logistic_quadratic: logistic regression on the book's 38 presence / absence sites
 (data=presence_book) with the linear feature x (precipitation) and with the features x and x^2
@@ -158,7 +158,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
 RECIPE = Recipe(
     id="fig-3.8",
     title="Logistic regression with a linear against a quadratic feature: presence against precipitation",
-    book_ref="Figure 3.8, section 3.2",
+    book_ref="Figure 3.8, section 3.4",
     chapter=3,
     claim="a linear feature can only give a monotone probability; adding x² lets logistic regression fit "
     "a presence that peaks at middle precipitation",

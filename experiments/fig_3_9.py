@@ -1,4 +1,4 @@
-"""fig-3.9: logistic regression on the two-arm spiral with polynomial features (book section 3.3).
+"""fig-3.9: logistic regression on the two-arm spiral with polynomial features (book section 3.4).
 
 Runs experiment spiral_polynomial: logistic regression (model=logistic_regression) on the spiral's raw
 coordinates and on all monomials of degree up to 2, 4 and 8 (data.polynomial_degree, standardised
@@ -128,7 +128,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
 RECIPE = Recipe(
     id="fig-3.9",
     title="The spiral: logistic regression on raw features and on polynomial features of degree 2, 4, 8",
-    book_ref="Figure 3.9, section 3.3",
+    book_ref="Figure 3.9, section 3.4",
     chapter=3,
     claim="a linear boundary cannot separate the spiral; polynomial features of high enough degree bend "
     "logistic regression's boundary around it",

@@ -50,3 +50,9 @@ def test_list_and_unknown_id(tmp_path):
     assert listed.returncode == 0 and "abl-dropout" in listed.stdout and "Figure 5.6" in listed.stdout
     unknown = run_cli(["--only", "fig-99"], cwd=tmp_path, module="mde_exp.reproduce")
     assert unknown.returncode == 2 and "unknown recipe id fig-99" in unknown.stderr
+
+
+def test_recipes_come_in_book_order():
+    ids = list(load_recipes())
+    assert ids.index("fig-2.3") < ids.index("fig-2.10") < ids.index("fig-3.1")
+    assert ids.index("fig-4.9") < ids.index("fig-4.10") < ids.index("abl-autodiff") < ids.index("fig-5.2")

@@ -1,6 +1,7 @@
 """Recipes: one per book figure, table or ablation (experiments/<id>.py), with their claim checks."""
 
 import importlib.util
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,4 +91,10 @@ def load_recipes(directory: Path | None = None) -> dict[str, Recipe]:
             if recipe.id in recipes:
                 raise ValueError(f"recipe id {recipe.id} is defined twice ({path.name})")
             recipes[recipe.id] = recipe
-    return dict(sorted(recipes.items(), key=lambda kv: (kv[1].chapter, kv[0])))
+    return dict(sorted(recipes.items(), key=lambda kv: book_order(kv[1])))
+
+
+def book_order(recipe: Recipe) -> tuple:
+    """Chapter, then figures and tables by number (fig-2.3 before fig-2.10), then ablations by name."""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", recipe.id))
+    return (recipe.chapter, recipe.id.startswith("abl-"), numbers, recipe.id)
