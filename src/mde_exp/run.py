@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from mde_exp import store
 from mde_exp.callbacks import DivergenceDetector
 from mde_exp.data.base import BookDataModule
-from mde_exp.loggers import StoreCSVLogger, resolve_wandb_mode
+from mde_exp.loggers import FlushMetricsBeforeCheckpoint, StoreCSVLogger, resolve_wandb_mode
 from mde_exp.validate import check_config, model_inputs_for
 
 log = logging.getLogger(__name__)
@@ -143,6 +143,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         model = _build_model(cfg, datamodule)
         loggers = _build_loggers(cfg, directory, summary["resumed_from_epoch"])
         callbacks = [
+            FlushMetricsBeforeCheckpoint(),
             # The newest epoch's state as checkpoints/last.ckpt, rewritten at every epoch's end (with
             # no monitor, top-1 keeps the latest; Lightning 2.6 writes save_last copies only when
             # another checkpoint is saved, so save_last alone would save nothing until the end).
