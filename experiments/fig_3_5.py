@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.metrics import f1_score
 
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import read_epoch_metrics
+from mde_exp.store import load_model, read_epoch_metrics
 
 SHOWN = 40  # iterations drawn in the book's two panels
 BOOK_ALPHA = 15.0
@@ -39,11 +39,6 @@ SETTINGS = {
     "full": {"iterations": 3000, "tolerance": 1e-4},
 }
 COLOURS = {"train": "tab:red", "test": "black"}
-
-
-def _load_model(run_dir: Path) -> torch.nn.Module:
-    module = get_class(OmegaConf.load(run_dir / "config.yaml").model._target_)
-    return module.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu").eval()
 
 
 def _parameters(model: torch.nn.Module) -> np.ndarray:
@@ -116,7 +111,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     curves = {alpha: _curves(r.dir, initial) for alpha, r in runs.items()}
     summary = {}
     for alpha, r in runs.items():
-        theta = _parameters(_load_model(r.dir))
+        theta = _parameters(load_model(r.dir))
         gap = (curves[alpha]["loss/train"] - ml_values["loss/train"]) / ml_values["loss/train"]
         summary[alpha] = {
             "distance_to_ml": float(np.linalg.norm(theta - theta_ml) / np.linalg.norm(theta_ml)),

@@ -17,9 +17,10 @@ in the same class, the share whose midpoint it puts in another class (0 for conv
 import numpy as np
 from omegaconf import OmegaConf
 
-from mde_exp.figures.regions import class_probabilities, draw_regions, input_map, load_model, plane_grid
+from mde_exp.figures.regions import class_probabilities, draw_regions, input_map, plane_grid
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Per profile: full-batch L-BFGS epochs (an epoch is one L-BFGS step of up to 20 iterations) and the
 # random pairs of the midpoint test.

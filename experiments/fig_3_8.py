@@ -12,9 +12,10 @@ import torch
 from omegaconf import OmegaConf
 from sklearn.linear_model import LogisticRegression as SklearnLogistic
 
-from mde_exp.figures.regions import class_probabilities, input_map, load_model
+from mde_exp.figures.regions import class_probabilities, input_map
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Per profile: full-batch L-BFGS epochs (an epoch is one L-BFGS step of up to 20 iterations); each
 # reaches the maximum-likelihood fit.

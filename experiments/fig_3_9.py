@@ -15,9 +15,10 @@ from hydra.utils import instantiate
 from matplotlib.lines import Line2D
 from omegaconf import OmegaConf
 
-from mde_exp.figures.regions import class_probabilities, draw_regions, input_map, load_model, plane_grid
+from mde_exp.figures.regions import class_probabilities, draw_regions, input_map, plane_grid
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Per profile: full-batch L-BFGS epochs (an epoch is one L-BFGS step of up to 20 iterations).
 SETTINGS = {"tiny": {"epochs": 20}, "quick": {"epochs": 50}, "full": {"epochs": 100}}

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from mde_exp import store
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import read_epoch_metrics
+from mde_exp.store import load_model, read_epoch_metrics
 
 SETTINGS = {
     "tiny": {
@@ -45,14 +46,6 @@ LAYERS = (784, 400, 200, 100, 50, 10)
 def parameter_count(widths: tuple[int, ...]) -> int:
     """Weights and biases of a fully connected network with these layer widths: sum (n_{l-1} + 1) n_l."""
     return sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
-
-
-def _load(run_dir: Path, checkpoint: str) -> tuple[torch.nn.Module, int]:
-    """A stored run's model from one of its checkpoints (in eval mode), and the epoch (1-based) it holds."""
-    cls = get_class(OmegaConf.load(run_dir / "config.yaml").model._target_)
-    path = run_dir / "checkpoints" / checkpoint
-    epoch = int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
-    return cls.load_from_checkpoint(path, map_location="cpu").eval(), epoch
 
 
 def _validation(run_dir: Path, model: torch.nn.Module) -> tuple[float, float]:
@@ -90,7 +83,8 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     common = min(len(short), len(frame))
     same_path = float(np.abs(short["val/loss"].to_numpy()[:common] - val_loss[:common]).max())
 
-    model, checkpoint_epoch = _load(full.dir, "best.ckpt")
+    model = load_model(full.dir, "best.ckpt")
+    checkpoint_epoch = store.checkpoint_epoch(full.dir / "checkpoints" / "best.ckpt")
     ckpt_loss, ckpt_error = _validation(full.dir, model)
     count = sum(p.numel() for p in model.parameters())
     widths = (int(model.hparams.input_dim), *model.hparams.hidden_sizes, int(model.hparams.num_classes))

@@ -10,9 +10,10 @@ from hydra.utils import instantiate
 from matplotlib.lines import Line2D
 from omegaconf import OmegaConf
 
-from mde_exp.figures.regions import class_probabilities, load_model, plane_grid
+from mde_exp.figures.regions import class_probabilities, plane_grid
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # Logistic regression has no hidden layer, so it is not a member of the sweep over hidden-layer widths:
 # it runs on its own with the experiment's data, optimiser and epochs.

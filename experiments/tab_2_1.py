@@ -9,15 +9,14 @@ quick profile uses the embedded 5,000-digit subset (3,000 train / 1,000 validati
 profile MNIST's 60,000 / 10,000 as the book, where each accuracy is compared with the book's.
 """
 
-from pathlib import Path
-
 import numpy as np
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
+from mde_exp.store import load_model
 
 # The five classifiers in the book's order, each as its overrides of the experiment, with the book's test
 # accuracy on MNIST (60k train / 10k test).
@@ -47,11 +46,6 @@ SETTINGS = {
     "full": {"overrides": ["data=mnist", "data.val_size=0"], "min_accuracy": 0.85},
 }
 BOOK_TOLERANCE = 0.02  # full profile: |measured - book| test accuracy
-
-
-def _load_model(run_dir: Path) -> torch.nn.Module:
-    module = get_class(OmegaConf.load(run_dir / "config.yaml").model._target_)
-    return module.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt", map_location="cpu").eval()
 
 
 def _accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -86,7 +80,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     counts = torch.bincount(y_train, minlength=10)
     pair_sizes = [int(counts[i] + counts[j]) for i in range(10) for j in range(i + 1, 10)]
     test = {name: float(r.metrics["test/acc"]) for name, r in results.items()}
-    train = {name: _accuracy(_load_model(r.dir), x_train, y_train) for name, r in results.items()}
+    train = {name: _accuracy(load_model(r.dir), x_train, y_train) for name, r in results.items()}
     examples = {
         "one vs rest": f"{n_train}",
         "one vs one": f"{min(pair_sizes)}"

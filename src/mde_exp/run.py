@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import WandbLogger
@@ -45,12 +44,6 @@ def _versions() -> dict[str, str]:
 
 def _floats(metrics: dict[str, Any]) -> dict[str, float]:
     return {k.removesuffix("_epoch"): float(v) for k, v in metrics.items() if not k.endswith("_step")}
-
-
-def _checkpoint_epoch(path: Path) -> int:
-    """The epoch a run resumes at from checkpoint `path` (the number of epochs it holds)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return int(state["epoch"]) + 1
 
 
 def _build_model(cfg: DictConfig, datamodule: BookDataModule) -> L.LightningModule:
@@ -123,7 +116,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         "config_hash": store.config_hash(cfg),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "attempt": (previous or {}).get("attempt", 0) + 1,
-        "resumed_from_epoch": _checkpoint_epoch(resume_from) if resume_from else None,
+        "resumed_from_epoch": store.checkpoint_epoch(resume_from) if resume_from else None,
         "versions": _versions(),
         "git_commit": store.git_commit(),
         "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))}

@@ -58,6 +58,23 @@ def is_complete(directory: Path) -> bool:
     return summary is not None and summary.get("status") in FINAL_STATUSES
 
 
+def checkpoint_epoch(path: Path) -> int:
+    """The number of epochs checkpoint `path` holds (the epoch a run resumes at)."""
+    import torch
+
+    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
+
+
+def load_model(directory: Path, checkpoint: str = "last.ckpt") -> Any:
+    """A stored run's trained model: its class from the run's config.yaml, its weights from
+    checkpoints/<checkpoint>, on the CPU, in eval mode."""
+    from hydra.utils import get_class
+
+    module = get_class(OmegaConf.load(Path(directory) / "config.yaml").model._target_)
+    path = Path(directory) / "checkpoints" / checkpoint
+    return module.load_from_checkpoint(path, map_location="cpu").eval()
+
+
 def read_epoch_metrics(directory: Path) -> pd.DataFrame:
     """metrics.csv reduced to one row per epoch of training (per-step and test rows dropped), by epoch."""
     frame = pd.read_csv(Path(directory) / "metrics.csv")

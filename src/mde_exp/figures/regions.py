@@ -1,30 +1,22 @@
 """Decision regions of trained classifiers in the plane (fig-3.7, fig-3.9, fig-3.10, fig-5.3).
 
-A stored run's model is loaded back from its checkpoint (`load_model`); `input_map` rebuilds the run's
-data in its original units and the map from original points to the model's inputs (polynomial
-features, then normalisation with the training statistics, exactly as the run's data module did), so
-regions can be drawn over the data's own axes; `plane_grid` and `draw_regions` do the drawing.
+`input_map` rebuilds a run's data in its original units and the map from original points to the
+model's inputs (polynomial features, then normalisation with the training statistics, exactly as the
+run's data module did), so regions can be drawn over the data's own axes; `plane_grid` and
+`draw_regions` do the drawing. Models come back from the store with `mde_exp.store.load_model`.
 """
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from matplotlib.axes import Axes
 from omegaconf import DictConfig, OmegaConf
 from sklearn.preprocessing import PolynomialFeatures
 
 from mde_exp.data import splits as S
 from mde_exp.data.in_memory import InMemoryDataModule
-
-
-def load_model(run_dir: Path) -> torch.nn.Module:
-    """The trained model of a stored run (its class from the run's config, its weights from
-    checkpoints/last.ckpt), in eval mode."""
-    module = get_class(OmegaConf.load(Path(run_dir) / "config.yaml").model._target_)
-    return module.load_from_checkpoint(Path(run_dir) / "checkpoints" / "last.ckpt", map_location="cpu").eval()
 
 
 def class_probabilities(model: torch.nn.Module, inputs: np.ndarray) -> np.ndarray:
