@@ -1,8 +1,10 @@
 """Shared test set-up: W&B offline and quiet, runs and figures in temporary folders."""
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,26 @@ def one_thread():
 @pytest.fixture
 def store_root(tmp_path: Path) -> Path:
     return tmp_path / "runs"
+
+
+def reproduce_at_smallest_scale(tmp_path: Path, ids: Sequence[str]) -> dict[str, dict]:
+    """Runs recipes `ids` in the tiny profile (figures in tmp_path/figures, runs in tmp_path/runs, no
+    W&B), checks what every recipe must give (exit code 0; each passes, with claims that all hold; a PNG
+    over 10 kB and a PDF) and returns their JSON records by id."""
+    from mde_exp.reproduce import main
+
+    out = tmp_path / "figures"
+    code = main(
+        ["--profile", "tiny", "--only", ",".join(ids), "--out", str(out), "logger=none",
+         f"store.root={tmp_path / 'runs'}"]
+    )  # fmt: skip
+    records = {rid: json.loads((out / f"{rid}.json").read_text()) for rid in ids}
+    for rid, record in records.items():
+        assert record["status"] == "pass" and record["claims"], (rid, record.get("error"), record.get("claims"))
+        assert all(claim["passed"] for claim in record["claims"]), (rid, record["claims"])
+        assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
+    assert code == 0
+    return records
 
 
 def run_cli(

@@ -1,26 +1,17 @@
 """fig-3.12, fig-3.13, fig-3.14 and fig-3.16 (book section 3.5, autoencoders) at the smallest scale."""
 
-import json
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from mde_exp.reproduce import main
+from .conftest import reproduce_at_smallest_scale
 
 IDS = ("fig-3.12", "fig-3.13", "fig-3.14", "fig-3.16")
 
 
 def test_autoencoder_recipes_at_the_smallest_scale(tmp_path, one_thread):
-    out, runs = tmp_path / "figures", tmp_path / "runs"
-    code = main(
-        ["--profile", "tiny", "--only", ",".join(IDS), "--out", str(out), "logger=none", f"store.root={runs}"]
-    )
-    assert code == 0
-    records = {rid: json.loads((out / f"{rid}.json").read_text()) for rid in IDS}
-    for rid, record in records.items():
-        assert record["status"] == "pass" and record["claims"], rid
-        assert all(claim["passed"] for claim in record["claims"]), rid
-        assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
+    records = reproduce_at_smallest_scale(tmp_path, IDS)
+    runs = tmp_path / "runs"
 
     # fig-3.12: PCA's errors fall with the number of components; the autoencoders' logged test errors
     # are what the recipe recomputes from their checkpoints.

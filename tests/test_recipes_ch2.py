@@ -1,7 +1,6 @@
 """Chapter 2 recipes (fig-2.3, 2.6, 2.10, 2.12 to 2.15) at the smallest scale, and the mathematics they use:
 least-squares bands and polynomial fits, K-means one step at a time, SVD low-rank approximation."""
 
-import json
 import math
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from sklearn.cluster import KMeans
 from mde_exp.clustering import kmeans_objective, lloyd_steps
 from mde_exp.least_squares import fit_polynomial, mean_confidence_band, polynomial_features, polynomial_values
 from mde_exp.low_rank import eckart_young_relative_error, rank_q_approximation, relative_error, storage_ratio
-from mde_exp.reproduce import main
+
+from .conftest import reproduce_at_smallest_scale
 
 IDS = ("fig-2.3", "fig-2.6", "fig-2.10", "fig-2.12", "fig-2.13", "fig-2.14", "fig-2.15")
 
@@ -105,17 +105,7 @@ def test_truncated_svd_is_eckart_young():
 
 
 def test_chapter_2_recipes_at_the_smallest_scale(tmp_path, one_thread):
-    out = tmp_path / "figures"
-    code = main(
-        ["--profile", "tiny", "--only", ",".join(IDS), "--out", str(out), "logger=none",
-         f"store.root={tmp_path / 'runs'}"]
-    )  # fmt: skip
-    records = {rid: json.loads((out / f"{rid}.json").read_text()) for rid in IDS}
-    for rid, record in records.items():
-        assert record["status"] == "pass", (rid, record.get("error"), record.get("claims"))
-        assert record["claims"] and all(claim["passed"] for claim in record["claims"])
-        assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
-    assert code == 0
+    records = reproduce_at_smallest_scale(tmp_path, IDS)
 
     boston = records["fig-2.3"]
     assert len(boston["runs"]) == 3

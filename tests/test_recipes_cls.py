@@ -1,23 +1,10 @@
 """tab-2.1, fig-2.4 and fig-3.5 at the smallest scale: each recipe passes its claims and keeps its numbers."""
 
-import json
-
-from mde_exp.reproduce import main
+from .conftest import reproduce_at_smallest_scale
 
 
 def test_linear_classifier_recipes_at_the_smallest_scale(tmp_path, one_thread):
-    out = tmp_path / "figures"
-    ids = ("tab-2.1", "fig-2.4", "fig-3.5")
-    code = main(
-        ["--profile", "tiny", "--only", ",".join(ids), "--out", str(out), "logger=none",
-         f"store.root={tmp_path / 'runs'}"]
-    )  # fmt: skip
-    assert code == 0
-    records = {rid: json.loads((out / f"{rid}.json").read_text()) for rid in ids}
-    for rid, record in records.items():
-        assert record["status"] == "pass" and record["claims"], rid
-        assert all(claim["passed"] for claim in record["claims"]), rid
-        assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
+    records = reproduce_at_smallest_scale(tmp_path, ("tab-2.1", "fig-2.4", "fig-3.5"))
 
     table = records["tab-2.1"]["values"]
     assert len(table["test_acc"]) == 5 and len(records["tab-2.1"]["runs"]) == 5

@@ -2,7 +2,6 @@
 profile, the book's small data sets behind them, and the mathematics the recipes compute."""
 
 import importlib.util
-import json
 from pathlib import Path
 from types import ModuleType
 
@@ -14,7 +13,8 @@ from hydra.utils import instantiate
 from mde_exp import store, sweep
 from mde_exp.data import toy_sets
 from mde_exp.paths import experiments_dir
-from mde_exp.reproduce import main
+
+from .conftest import reproduce_at_smallest_scale
 
 IDS = ("fig-3.1", "fig-3.4", "fig-3.7", "fig-3.8", "fig-3.9")
 
@@ -111,17 +111,7 @@ def test_midpoint_test_tells_convex_regions_from_non_convex_ones():
 
 
 def test_chapter_3_recipes_at_the_smallest_scale(tmp_path, one_thread):
-    out = tmp_path / "figures"
-    code = main(
-        ["--profile", "tiny", "--only", ",".join(IDS), "--out", str(out), "logger=none",
-         f"store.root={tmp_path / 'runs'}"]
-    )  # fmt: skip
-    records = {rid: json.loads((out / f"{rid}.json").read_text()) for rid in IDS}
-    for rid, record in records.items():
-        assert record["status"] == "pass", (rid, record.get("error"), record["claims"])
-        assert record["claims"] and all(claim["passed"] is True for claim in record["claims"])
-        assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
-    assert code == 0
+    records = reproduce_at_smallest_scale(tmp_path, IDS)
 
     wdbc = records["fig-3.1"]["values"]
     one, two = wdbc["area_mean"], wdbc["area_mean + texture_mean"]

@@ -1,6 +1,5 @@
 """abl-regularization and abl-activations at the tiny profile, and the sweeps and helpers behind them."""
 
-import json
 import math
 from types import SimpleNamespace
 
@@ -8,8 +7,9 @@ import torch
 
 from mde_exp import sweep
 from mde_exp.recipes import load_recipes
-from mde_exp.reproduce import main
 from mde_exp.store import compose
+
+from .conftest import reproduce_at_smallest_scale
 
 
 def _module(recipe_id: str) -> SimpleNamespace:
@@ -64,15 +64,7 @@ def test_weight_norm_reads_a_checkpoint(tmp_path):
 
 
 def test_abl_regularization_and_activations_at_the_smallest_scale(tmp_path, one_thread):
-    out = tmp_path / "figures"
-    ids = ("abl-regularization", "abl-activations")
-    args = ["--profile", "tiny", "--only", ",".join(ids), "--out", str(out), "logger=none"]
-    assert main([*args, f"store.root={tmp_path / 'runs'}"]) == 0
-    records = {rid: json.loads((out / f"{rid}.json").read_text()) for rid in ids}
-    for rid, record in records.items():
-        assert record["status"] == "pass" and record["claims"], rid
-        assert all(claim["passed"] for claim in record["claims"]), rid
-        assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
+    records = reproduce_at_smallest_scale(tmp_path, ("abl-regularization", "abl-activations"))
 
     reg = records["abl-regularization"]["values"]
     assert set(reg["l2"]) == {"0", "0.001", "0.01"}
