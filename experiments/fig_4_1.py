@@ -13,7 +13,7 @@ import torch
 from scipy.optimize import minimize
 
 from mde_exp.figures.style import save_figure, subplots
-from mde_exp.landscapes import grid, grid_local_minima, hessian_eigenvalues
+from mde_exp.landscapes import gradient_norms, grid, grid_local_minima, hessian_eigenvalues
 from mde_exp.objectives import convex_bowl, peaks
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
 
@@ -44,15 +44,13 @@ def extrema(f, points: torch.Tensor, values: torch.Tensor, sign: float) -> list[
         theta = refine(f, points[i, j].numpy(), sign)
         if any(np.linalg.norm(theta - e["theta"]) < 1e-6 for e in found):
             continue
-        t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
-        (gradient,) = torch.autograd.grad(f(t), t)
-        eig = hessian_eigenvalues(f, t[None].detach())[0]
+        t = torch.tensor(theta, dtype=torch.float64)[None]
         found.append(
             {
                 "theta": theta,
-                "value": float(f(t).detach()),
-                "grad_norm": float(gradient.norm()),
-                "hessian_eigenvalues": eig.tolist(),
+                "value": float(f(t)[0]),
+                "grad_norm": float(gradient_norms(f, t)[0]),
+                "hessian_eigenvalues": hessian_eigenvalues(f, t)[0].tolist(),
             }
         )
     return sorted(found, key=lambda e: sign * e["value"])
