@@ -51,7 +51,8 @@ def reproduce_at_smallest_scale(tmp_path: Path, ids: Sequence[str]) -> dict[str,
     )  # fmt: skip
     records = {rid: json.loads((out / f"{rid}.json").read_text()) for rid in ids}
     for rid, record in records.items():
-        assert record["status"] == "pass" and record["claims"], (rid, record.get("error"), record.get("claims"))
+        failure = (rid, record.get("error"), record.get("claims"))
+        assert record["status"] == "pass" and record["claims"], failure
         assert all(claim["passed"] for claim in record["claims"]), (rid, record["claims"])
         assert (out / f"{rid}.png").stat().st_size > 10_000 and (out / f"{rid}.pdf").is_file()
     assert code == 0
