@@ -11,13 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model
+from mde_exp.store import load_datamodule, load_model
 
 # The two models of the figure: their label and the data.features override of the experiment's sweep.
 MODELS = {"smoothness_worst only": "[smoothness_worst]", "all 30 features": "null"}
@@ -32,8 +30,7 @@ SETTINGS = {
 
 def _probabilities(run_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """P(malignant) of each example of `split` under the run's trained model, and the labels."""
-    datamodule = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(run_dir)
     x, y = datamodule.splits[split]
     with torch.no_grad():
         p = load_model(run_dir).probability(x.cpu())

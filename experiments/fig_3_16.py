@@ -13,13 +13,11 @@ same training digits.
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from mde_exp import reconstruction as R
 from mde_exp.figures.style import STYLE, save_figure
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model
+from mde_exp.store import load_datamodule, load_model
 
 # Per profile: the data and autoencoder overrides are fig-3.12's (so the deep autoencoder run is
 # shared; see fig-3.12 for the scale), the classifier's epochs, and how many random pairs are scored.
@@ -56,8 +54,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     deep = ctx.train([*base, *settings["autoencoder"], "model=deep_autoencoder"])
     mlp = ctx.train([*base, *settings["classifier"], "model=mlp", "optimizer=adam"])
     autoencoder, classifier = load_model(deep.dir), load_model(mlp.dir)
-    datamodule = instantiate(OmegaConf.load(deep.dir / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(deep.dir)
     x, y = (t.numpy() for t in datamodule.splits["train"])
     threes = np.flatnonzero(y == DIGIT)
 

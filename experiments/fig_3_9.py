@@ -11,14 +11,13 @@ to the model's inputs exactly as the run's data were).
 import numpy as np
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
 from matplotlib.lines import Line2D
 from omegaconf import OmegaConf
 
 from mde_exp.figures.regions import class_probabilities, draw_regions, input_map, plane_grid
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model
+from mde_exp.store import load_datamodule, load_model
 
 # Per profile: full-batch L-BFGS epochs (an epoch is one L-BFGS step of up to 20 iterations).
 SETTINGS = {"tiny": {"epochs": 20}, "quick": {"epochs": 50}, "full": {"epochs": 100}}
@@ -33,8 +32,7 @@ def _degree(job: list[str]) -> int:
 
 def fit_summary(run_dir) -> dict[str, float]:
     """Cross-entropy and accuracy of a stored run's model on its own training and test splits."""
-    datamodule = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(run_dir)
     model = load_model(run_dir)
     out = {}
     with torch.no_grad():

@@ -20,13 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from mde_exp import store
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model, read_epoch_metrics
+from mde_exp.store import load_datamodule, load_model, read_epoch_metrics
 
 SETTINGS = {
     "tiny": {
@@ -50,8 +49,7 @@ def parameter_count(widths: tuple[int, ...]) -> int:
 
 def _validation(run_dir: Path, model: torch.nn.Module) -> tuple[float, float]:
     """(cross-entropy, error rate) of `model` on its run's validation split."""
-    datamodule = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(run_dir)
     x, y = datamodule.splits["val"]
     with torch.no_grad():
         logits = model(x.cpu())

@@ -6,14 +6,12 @@ model, loaded back from its run's checkpoint.
 """
 
 import numpy as np
-from hydra.utils import instantiate
 from matplotlib.lines import Line2D
-from omegaconf import OmegaConf
 
 from mde_exp.figures.regions import class_probabilities, plane_grid
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model
+from mde_exp.store import load_datamodule, load_model
 
 # Logistic regression has no hidden layer, so it is not a member of the sweep over hidden-layer widths:
 # it runs on its own with the experiment's data, optimiser and epochs.
@@ -44,8 +42,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
 
     # The data in the models' input space (standardised), from the runs' own data configuration.
     first = results["10 hidden units"][0].dir
-    datamodule = instantiate(OmegaConf.load(first / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(first)
     x_train, y_train = (t.numpy() for t in datamodule.splits["train"])
     x_test, y_test = (t.numpy() for t in datamodule.splits["test"])
     u, v, grid = plane_grid(np.concatenate([x_train, x_test]), margin=0.3, n=300)

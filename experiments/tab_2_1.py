@@ -11,12 +11,10 @@ profile MNIST's 60,000 / 10,000 as the book, where each accuracy is compared wit
 
 import numpy as np
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from mde_exp.figures.style import save_figure, subplots
 from mde_exp.recipes import Claim, Recipe, RecipeContext, RecipeOutput
-from mde_exp.store import load_model
+from mde_exp.store import load_datamodule, load_model
 
 # The five classifiers in the book's order, each as its overrides of the experiment, with the book's test
 # accuracy on MNIST (60k train / 10k test).
@@ -73,8 +71,7 @@ def run(ctx: RecipeContext) -> RecipeOutput:
     results = {name: ctx.train([*base, *overrides]) for name, (overrides, _) in CLASSIFIERS.items()}
     book = {name: value for name, (_, value) in CLASSIFIERS.items()}
 
-    datamodule = instantiate(OmegaConf.load(results["softmax regression"].dir / "config.yaml").data)
-    datamodule.setup()
+    datamodule = load_datamodule(results["softmax regression"].dir)
     x_train, y_train = (t.cpu() for t in datamodule.splits["train"])
     n_train, n_test, d = len(y_train), len(datamodule.splits["test"][1]), x_train[0].numel()
     counts = torch.bincount(y_train, minlength=10)

@@ -75,6 +75,15 @@ def load_model(directory: Path, checkpoint: str = "last.ckpt") -> Any:
     return module.load_from_checkpoint(path, map_location="cpu").eval()
 
 
+def load_datamodule(directory: Path) -> Any:
+    """A stored run's data module, built from its config.yaml and set up (its splits in memory)."""
+    from hydra.utils import instantiate
+
+    datamodule = instantiate(OmegaConf.load(Path(directory) / "config.yaml").data)
+    datamodule.setup()
+    return datamodule
+
+
 def read_epoch_metrics(directory: Path) -> pd.DataFrame:
     """metrics.csv reduced to one row per epoch of training (per-step and test rows dropped), by epoch."""
     frame = pd.read_csv(Path(directory) / "metrics.csv")
