@@ -73,7 +73,9 @@ MODEL_DATA = {
     "rnn_lm": ("copy_task", (5, 17, 11)),
     "gcn": ("karate", (34, 4)),
     "dqn": ("cartpole", (5, 2)),
-    "objective": ("weighted_quadratic", ()),  # the objective's value at theta on a batch of points
+    "objective": ("weighted_quadratic", ()),
+    "convnet": ("mnist_5k", (5, 10)),  # the course's net needs 28 x 28 digits (8 x 8 ones: padding=same)
+    "lenet5": ("mnist_5k", (5, 10)),  # the objective's value at theta on a batch of points
 }
 
 

@@ -45,11 +45,9 @@ def _check_model(cfg: DictConfig) -> None:
     model = cfg.model
     hidden = model.get("hidden_sizes")
     if hidden is not None and (
-        not isinstance(hidden, ListConfig)
-        or not hidden
-        or any(not isinstance(h, int) or h < 1 for h in hidden)
+        not isinstance(hidden, ListConfig) or any(not isinstance(h, int) or h < 1 for h in hidden)
     ):
-        raise ConfigError(f"model.hidden_sizes={hidden}: must be a non-empty list of positive integers")
+        raise ConfigError(f"model.hidden_sizes={hidden}: must be a list of positive integers")
     activation = model.get("activation")
     if activation is not None and activation not in ACTIVATIONS:
         raise ConfigError(f"model.activation={activation}: choose one of {', '.join(ACTIVATIONS)}")
@@ -148,6 +146,17 @@ def _check_trainer_and_data(cfg: DictConfig) -> None:
             raise ConfigError(f"data: {err}") from None
         _DATA_CHECKED[key] = (type(datamodule).__name__, datamodule.task, datamodule.model_inputs())
     _check_model_fits_data(cfg, *_DATA_CHECKED[key])
+    _check_model_builds(cfg, _DATA_CHECKED[key][2])
+
+
+def _check_model_builds(cfg: DictConfig, offered: dict[str, Any]) -> None:
+    """Build the model for the data (without an optimiser): its constructor's own checks (an
+    architecture that does not fit the images, an empty hidden layer list) fail here, before any run."""
+    try:
+        instantiate(cfg.model, **model_inputs_for(cfg.model, offered))
+    except Exception as err:
+        model = cfg.model._target_.rsplit(".", 1)[-1]
+        raise ConfigError(f"model {model}: {_cause(err)}") from None
 
 
 def _cause(err: BaseException) -> BaseException:

@@ -51,5 +51,6 @@ class MLPClassifier(ClassifierModule):
                 "hidden_sizes": hidden_sizes,
                 "activation": activation,
                 "dropout": rates,
+                "norm": dict(norm) if norm else None,  # rebuilds the same layers when loaded
             }
         )

@@ -16,15 +16,21 @@ def hidden_widths(hidden_sizes: Sequence[int]) -> list[int]:
     return widths
 
 
-def make_norm(spec: Mapping[str, Any] | None, width: int) -> nn.Module:
-    """A normalisation layer for `width` features from a norm config ({kind, momentum?})."""
+def make_norm(spec: Mapping[str, Any] | None, width: int, *, spatial: bool = False) -> nn.Module:
+    """A normalisation layer for `width` features from a norm config ({kind, momentum?}).
+
+    With `spatial`, `width` is a number of channels of C x H x W feature maps (chapter 6): batch norm
+    then averages each channel over the batch and the positions (BatchNorm2d), and layer norm each
+    example over all its channels and positions (one group of GroupNorm).
+    """
     kind = (spec or {}).get("kind", "none")
     if kind == "none":
         return nn.Identity()
     if kind == "batch":
-        return nn.BatchNorm1d(width, momentum=float(spec.get("momentum", 0.1)))
+        batch_norm = nn.BatchNorm2d if spatial else nn.BatchNorm1d
+        return batch_norm(width, momentum=float(spec.get("momentum", 0.1)))
     if kind == "layer":
-        return nn.LayerNorm(width)
+        return nn.GroupNorm(1, width) if spatial else nn.LayerNorm(width)
     raise ValueError(f"unknown norm kind {kind!r}; choose one of: {', '.join(NORM_KINDS)}")
 
 
