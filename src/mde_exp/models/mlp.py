@@ -15,8 +15,10 @@ class MLPClassifier(ClassifierModule):
     """Fully connected network (book section 5.1) for classification.
 
     Each hidden layer is Linear -> norm (none / batch / layer, section 5.6) -> activation ->
-    dropout (section 5.7); the output layer gives logits for the softmax (section 5.2). Weights are
-    initialised by the `init` choice (section 5.5), with the hidden activation's gain.
+    dropout (section 5.7); the output layer gives logits for the softmax (section 5.2). `activation` is
+    one name for every hidden layer or a list with one per hidden layer (the course's dense net of
+    section 6.3 is 784-200(relu)-100(tanh)-10). Weights are initialised by the `init` choice (section
+    5.5), each layer with the gain of the activation that follows it (the output layer: the last one's).
     """
 
     def __init__(
@@ -24,7 +26,7 @@ class MLPClassifier(ClassifierModule):
         input_dim: int,
         num_classes: int,
         hidden_sizes: Sequence[int] = (128, 64),
-        activation: str = "relu",
+        activation: str | Sequence[str] = "relu",
         init: Mapping[str, Any] | None = None,
         norm: Mapping[str, Any] | None = None,
         dropout: float | Sequence[float] = 0.0,
@@ -34,22 +36,29 @@ class MLPClassifier(ClassifierModule):
         super().__init__(num_classes, optimizer, scheduler)
         hidden_sizes = hidden_widths(hidden_sizes)
         rates = dropout_rates(dropout, len(hidden_sizes))
+        activations = [activation] * len(hidden_sizes) if isinstance(activation, str) else list(activation)
+        if len(activations) != len(hidden_sizes):
+            raise ValueError(
+                f"activation lists {len(activations)} names for {len(hidden_sizes)} hidden layers"
+            )
         layers: list[nn.Module] = []
         width = input_dim
-        for size, rate in zip(hidden_sizes, rates, strict=True):
-            layers += [nn.Linear(width, size), make_norm(norm, size), make_activation(activation)]
+        for size, rate, name in zip(hidden_sizes, rates, activations, strict=True):
+            layers += [nn.Linear(width, size), make_norm(norm, size), make_activation(name)]
             if rate > 0:
                 layers.append(nn.Dropout(rate))
             width = size
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(nn.Flatten(), *layers)
-        apply_init(self.net, init, gain=activation_gain(activation))
+        dense = [m for m in self.net if isinstance(m, nn.Linear)]
+        for layer, name in zip(dense, [*activations, activations[-1]], strict=True):
+            apply_init(layer, init, gain=activation_gain(name))
         self.save_hyperparameters(
             {
                 "input_dim": input_dim,
                 "num_classes": num_classes,
                 "hidden_sizes": hidden_sizes,
-                "activation": activation,
+                "activation": activation if isinstance(activation, str) else activations,
                 "dropout": rates,
                 "norm": dict(norm) if norm else None,  # rebuilds the same layers when loaded
             }
