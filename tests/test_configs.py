@@ -76,6 +76,8 @@ MODEL_DATA = {
     "objective": ("weighted_quadratic", ()),
     "convnet": ("mnist_5k", (5, 10)),  # the course's net needs 28 x 28 digits (8 x 8 ones: padding=same)
     "lenet5": ("mnist_5k", (5, 10)),  # the objective's value at theta on a batch of points
+    "siamese": ("digits", (5, 16)),  # embeddings, not logits
+    "siamese_triplet": ("digits", (5, 16)),
 }
 
 

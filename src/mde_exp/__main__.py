@@ -36,7 +36,12 @@ def app(cfg: DictConfig) -> None:
 
 
 # The test metric a run's closing line shows, by what the model logs: (key, words), first found wins.
-HEADLINES = (("test/acc", "test accuracy"), ("test/mse", "test mse"), ("test/return", "test return"))
+HEADLINES = (
+    ("test/acc", "test accuracy"),
+    ("test/mse", "test mse"),
+    ("test/return", "test return"),
+    ("test/pair_acc", "test pair accuracy (same vs different)"),
+)
 
 
 def _headline(metrics: dict[str, float]) -> str:
