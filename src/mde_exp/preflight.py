@@ -42,6 +42,15 @@ def _check_group_choices(overrides: Sequence[str]) -> None:
                 )
 
 
+def _is_trainer_argument(name: str) -> bool:
+    """Whether `name` is an argument of lightning.Trainer (e.g. precision: ++trainer.precision=bf16-mixed)."""
+    import inspect
+
+    from lightning import Trainer
+
+    return name in inspect.signature(Trainer).parameters
+
+
 def _check_keys(base: DictConfig, overrides: Sequence[str]) -> None:
     """A value override of a key that the composed config lacks is a misspelling unless it starts with +."""
     groups = _groups()
@@ -56,6 +65,11 @@ def _check_keys(base: DictConfig, overrides: Sequence[str]) -> None:
         if not isinstance(parent, DictConfig):
             raise ConfigError(f"unknown key '{key}': '{parent_key}' has no keys")
         known = [str(k) for k in parent]
+        if parent_key == "trainer" and _is_trainer_argument(leaf):
+            raise ConfigError(
+                f"'{key}' is a Lightning Trainer argument that the trainer config does not set; "
+                f"add it with '++{override.input_line}'"
+            )
         close = difflib.get_close_matches(leaf, known, n=1)
         hint = f"did you mean '{parent_key + '.' if parent_key else ''}{close[0]}'? " if close else ""
         where = f"'{parent_key}'" if parent_key else "the top level"
