@@ -33,10 +33,18 @@ def _one_step(model: nn.Module, shape: tuple[int, ...], n: int = 6) -> torch.Ten
     [
         ("convnet", (1, 28, 28), {}, [(8, 12, 12), (16, 5, 5)]),  # the course's net: 400 features
         ("convnet", (1, 8, 8), {"padding": "same"}, [(8, 4, 4), (16, 2, 2)]),
-        ("convnet", (3, 32, 32), {"channels": [4, 8, 8], "kernel_sizes": 3, "pool": [2, 1, 2]},
-         [(4, 15, 15), (8, 13, 13), (8, 5, 5)]),  # fmt: skip
-        ("convnet", (1, 28, 28), {"strides": [2, 1], "dilation": [1, 2], "pool": 1, "hidden_sizes": [12]},
-         [(8, 12, 12), (16, 8, 8)]),  # fmt: skip
+        (
+            "convnet",
+            (3, 32, 32),
+            {"channels": [4, 8, 8], "kernel_sizes": 3, "pool": [2, 1, 2]},
+            [(4, 15, 15), (8, 13, 13), (8, 5, 5)],
+        ),  # fmt: skip
+        (
+            "convnet",
+            (1, 28, 28),
+            {"strides": [2, 1], "dilation": [1, 2], "pool": 1, "hidden_sizes": [12]},
+            [(8, 12, 12), (16, 8, 8)],
+        ),  # fmt: skip
         ("lenet5", (1, 28, 28), {}, [(6, 14, 14), (16, 5, 5)]),  # 16 x 5 x 5 into 120, as in 1998
     ],
 )
@@ -57,7 +65,10 @@ def test_lenet5_is_the_1998_architecture():
     model = LeNet5((1, 28, 28), 10)
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     dense = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(1, 6, (5, 5)), (6, 16, (5, 5))]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+        (1, 6, (5, 5)),
+        (6, 16, (5, 5)),
+    ]
     assert [(d.in_features, d.out_features) for d in dense] == [(400, 120), (120, 84), (84, 10)]
     assert sum(isinstance(m, nn.AvgPool2d) for m in model.modules()) == 2
     assert sum(isinstance(m, nn.Tanh) for m in model.modules()) == 4
@@ -77,7 +88,9 @@ def test_dropout_acts_on_the_flattened_features_and_each_hidden_layer():
     model = ConvNet((1, 28, 28), 10, hidden_sizes=[32, 16], dropout=[0.5, 0.2, 0.1])
     rates = [m.p for m in model.classifier if isinstance(m, nn.Dropout)]
     assert rates == [0.5, 0.2, 0.1]
-    assert len([m for m in ConvNet((1, 28, 28), 10, dropout=0.5).classifier if isinstance(m, nn.Dropout)]) == 1
+    assert (
+        len([m for m in ConvNet((1, 28, 28), 10, dropout=0.5).classifier if isinstance(m, nn.Dropout)]) == 1
+    )
     with pytest.raises(ValueError, match="2 rates for 3 hidden layers"):
         ConvNet((1, 28, 28), 10, hidden_sizes=[32, 16], dropout=[0.5, 0.2])
 
@@ -168,4 +181,8 @@ def test_cli_refuses_a_net_that_does_not_fit_the_images(tmp_path):
     )
     assert not any(tmp_path.glob("default/*"))
     done = run_cli(["model=lenet5", "data=wdbc", "logger=none", f"store.root={tmp_path}"], cwd=tmp_path)
-    assert done.returncode != 0 and "needs images (C x H x W inputs)" in done.stderr.splitlines()[-1]
+    last = done.stderr.strip().splitlines()[-1]  # tabular data offer no image shape: the model cannot fit
+    assert done.returncode != 0 and last.startswith("mde_exp: error: model LeNet5 needs input_shape, which ")
+    fitting = last.split("models for it: ")[1].split(", ")
+    assert "mlp" in fitting
+    assert not {"convnet", "lenet5", "vgg", "inception", "resnet", "siamese"} & set(fitting)

@@ -34,11 +34,8 @@ def _check_dropout(cfg: DictConfig) -> None:
             f"dropout={dropout}: model {model._target_.rsplit('.', 1)[-1]} has no dropout layers "
             f"that the dropout choice sets{hint}"
         )
-    hidden = model.get("hidden_sizes")
-    if isinstance(dropout, ListConfig) and hidden is not None and len(dropout) != len(hidden):
-        raise ConfigError(
-            f"dropout lists {len(dropout)} rates but model.hidden_sizes has {len(hidden)} hidden layers"
-        )
+    # How many rates a list needs is the model's own check (an MLP: one per hidden layer; a ConvNet: one
+    # more, for its flattened features), reported by _check_model_builds before anything runs.
 
 
 def _check_model(cfg: DictConfig) -> None:
@@ -48,9 +45,11 @@ def _check_model(cfg: DictConfig) -> None:
         not isinstance(hidden, ListConfig) or any(not isinstance(h, int) or h < 1 for h in hidden)
     ):
         raise ConfigError(f"model.hidden_sizes={hidden}: must be a list of positive integers")
-    activation = model.get("activation")
-    if activation is not None and activation not in ACTIVATIONS:
-        raise ConfigError(f"model.activation={activation}: choose one of {', '.join(ACTIVATIONS)}")
+    activation = model.get("activation")  # one name, or a list (the MLP's: one per hidden layer)
+    names = list(activation) if isinstance(activation, ListConfig) else [activation]
+    for name in names if activation is not None else []:
+        if name not in ACTIVATIONS:
+            raise ConfigError(f"model.activation={name}: choose one of {', '.join(ACTIVATIONS)}")
     if cfg.init.get("scheme") not in SCHEMES:
         raise ConfigError(f"init.scheme={cfg.init.get('scheme')}: choose one of {', '.join(SCHEMES)}")
     if "std" in cfg.init and (not _is_number(cfg.init.std) or cfg.init.std <= 0):
@@ -107,12 +106,19 @@ def _missing_inputs(model: DictConfig, offered: dict[str, Any]) -> list[str]:
     ]
 
 
+def _model_option(name: str) -> DictConfig:
+    """A model option's YAML merged over the options its defaults list names (siamese_triplet: siamese)."""
+    own = OmegaConf.load(config_dir() / "model" / f"{name}.yaml")
+    parents = [str(d) for d in own.pop("defaults", []) if str(d) != "_self_"]
+    return OmegaConf.merge(*(_model_option(p) for p in parents), own)
+
+
 def _models_for(offered: dict[str, Any]) -> list[str]:
     """The model options (conf/model/*.yaml) that data offering `offered` can build."""
     return [
         path.stem
         for path in sorted((config_dir() / "model").glob("*.yaml"))
-        if not _missing_inputs(OmegaConf.load(path), offered)
+        if not _missing_inputs(_model_option(path.stem), offered)
     ]
 
 

@@ -215,7 +215,9 @@ class InMemoryDataModule(TensorSplitsDataModule):
 
     def model_inputs(self) -> dict[str, Any]:
         self.setup()
-        inputs: dict[str, Any] = {"input_dim": self.input_dim, "input_shape": self.image_shape}
+        inputs: dict[str, Any] = {"input_dim": self.input_dim}
+        if len(self.image_shape) in (2, 3):  # images (H x W or C x H x W): what convolutional nets take
+            inputs["input_shape"] = self.image_shape
         if self.task == "classification":
             inputs["num_classes"] = self.num_classes
         elif self.task == "regression":

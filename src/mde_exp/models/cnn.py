@@ -19,8 +19,9 @@ POOLINGS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 class ImageClassifierModule(ClassifierModule):
     """A classifier of C x H x W images: inputs arrive flattened or not and are viewed as images.
 
-    `memory_format=channels_last` stores the weights and the batches channels-last (NHWC), which
-    tensor cores prefer on a GPU (combine with `trainer.precision=bf16-mixed`); results are the same.
+    `memory_format=channels_last` (the default) stores the weights and the batches channels-last
+    (NHWC): the same results, faster on a CPU (oneDNN's convolutions and pooling: 1.2 to 2.6 times here)
+    and on a GPU's tensor cores (combine with `++trainer.precision=bf16-mixed`); `contiguous` is NCHW.
     Subclasses build `self.net` on images of `self.input_shape`.
     """
 
@@ -28,7 +29,7 @@ class ImageClassifierModule(ClassifierModule):
         self,
         input_shape: Sequence[int],
         num_classes: int,
-        memory_format: str = "contiguous",
+        memory_format: str = "channels_last",
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
     ) -> None:
@@ -82,7 +83,7 @@ class ConvNet(ImageClassifierModule):
         init: Mapping[str, Any] | None = None,
         norm: Mapping[str, Any] | None = None,
         dropout: float | Sequence[float] = 0.0,
-        memory_format: str = "contiguous",
+        memory_format: str = "channels_last",
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
     ) -> None:
@@ -175,7 +176,7 @@ class LeNet5(ConvNet):
         init: Mapping[str, Any] | None = None,
         norm: Mapping[str, Any] | None = None,
         dropout: float | Sequence[float] = 0.0,
-        memory_format: str = "contiguous",
+        memory_format: str = "channels_last",
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
     ) -> None:
