@@ -56,3 +56,17 @@ def test_recipes_come_in_book_order():
     ids = list(load_recipes())
     assert ids.index("fig-2.3") < ids.index("fig-2.10") < ids.index("fig-3.1")
     assert ids.index("fig-4.9") < ids.index("fig-4.10") < ids.index("abl-autodiff") < ids.index("fig-5.2")
+
+
+def test_the_report_lists_records_in_book_order(tmp_path):
+    from mde_exp.report import write_report
+
+    for rid, chapter in (("fig-2.10", 2), ("abl-dropout", 5), ("fig-2.3", 2), ("fig-5.2", 5), ("tab-2.1", 2)):
+        record = {"id": rid, "chapter": chapter, "title": rid, "book_ref": "x", "claim": "c",
+                  "status": "pass", "wall_time_s": 1.0, "profile": "tiny", "command": "make"}  # fmt: skip
+        (tmp_path / f"{rid}.json").write_text(json.dumps(record))
+    page = write_report(tmp_path).read_text()
+    order = sorted(
+        ["fig-2.10", "abl-dropout", "fig-2.3", "fig-5.2", "tab-2.1"], key=lambda r: page.index(f"id='{r}'")
+    )
+    assert order == ["tab-2.1", "fig-2.3", "fig-2.10", "fig-5.2", "abl-dropout"]  # as --list gives them

@@ -96,5 +96,10 @@ def load_recipes(directory: Path | None = None) -> dict[str, Recipe]:
 
 def book_order(recipe: Recipe) -> tuple:
     """Chapter, then figures and tables by number (fig-2.3 before fig-2.10), then ablations by name."""
-    numbers = tuple(int(n) for n in re.findall(r"\d+", recipe.id))
-    return (recipe.chapter, recipe.id.startswith("abl-"), numbers, recipe.id)
+    return order_key(recipe.chapter, recipe.id)
+
+
+def order_key(chapter: int, recipe_id: str) -> tuple:
+    """The book order of a recipe id in its chapter (see book_order), for records as for recipes."""
+    numbers = tuple(int(n) for n in re.findall(r"\d+", recipe_id))
+    return (chapter, recipe_id.startswith("abl-"), numbers, recipe_id)

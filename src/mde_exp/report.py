@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from mde_exp.recipes import order_key
+
 
 def _claims_table(claims: list[dict[str, Any]]) -> str:
     rows = "".join(
@@ -35,7 +37,7 @@ def _row_class(record: dict[str, Any]) -> str:
 def write_report(out_dir: Path) -> Path:
     """Write index.html from every <id>.json in `out_dir` and return its path."""
     results = [json.loads(p.read_text()) for p in sorted(out_dir.glob("*.json"))]
-    results.sort(key=lambda r: (r.get("chapter", 99), r["id"]))
+    results.sort(key=lambda r: order_key(r.get("chapter", 99), r["id"]))  # as the book and --list order them
     passed = sum(r["status"] == "pass" for r in results)
     summary_rows = "".join(
         f"<tr class='{_row_class(r)}'><td><a href='#{r['id']}'>{r['id']}</a></td>"
