@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mde_exp import store
+from mde_exp import checkpoints, store
 from mde_exp.callbacks import DivergenceDetector
 from mde_exp.data.base import BookDataModule
 from mde_exp.loggers import FlushMetricsBeforeCheckpoint, StoreCSVLogger, resolve_wandb_mode
@@ -104,8 +104,9 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
             directory, previous["status"], previous.get("metrics", {}), skipped=True, summary=previous
         )
 
-    checkpoint = directory / "checkpoints" / "last.ckpt"
-    resume_from = checkpoint if cfg.store.resume and checkpoint.is_file() else None
+    # The newest checkpoint that loads and can be resumed from; unusable ones are reported, set aside.
+    resume = checkpoints.choose_resume(directory / "checkpoints") if cfg.store.resume else None
+    resume_from = resume.path if resume else None
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     started = time.time()
@@ -117,6 +118,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "attempt": (previous or {}).get("attempt", 0) + 1,
         "resumed_from_epoch": store.checkpoint_epoch(resume_from) if resume_from else None,
+        "resume": (resume or checkpoints.ResumePoint()).record(),
         "versions": _versions(),
         "git_commit": store.git_commit(),
         "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))}
@@ -126,7 +128,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     }
     store.write_json(directory / "summary.json", summary)
     if resume_from:
-        log.info("resuming %s from epoch %d", directory, summary["resumed_from_epoch"])
+        log.info("resuming %s from %s, epoch %d", directory, resume_from.name, summary["resumed_from_epoch"])
 
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     divergence = DivergenceDetector()
@@ -159,8 +161,9 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
             callbacks=callbacks,
             default_root_dir=str(directory),
             enable_progress_bar=progress_bar,
+            plugins=[checkpoints.AtomicCheckpointIO()],  # atomic writes, previous.ckpt, weights-only
         )
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         fit_metrics = _floats(trainer.callback_metrics)
         test_metrics = {}
         if divergence.diverged_at_step is None:

@@ -3,7 +3,8 @@
 A run's folder is `<store.root>/<experiment>/<config hash>-seed<seed>/`, so the same configuration
 always lands in the same place. It holds config.yaml (resolved), metrics.csv (the source of truth),
 summary.json (status finished / diverged / failed / running, final metrics, wall time, versions, git
-commit), checkpoints/last.ckpt and the W&B files.
+commit), checkpoints/last.ckpt (and previous.ckpt, the one before it: see checkpoints.py) and the W&B
+files.
 """
 
 import hashlib
@@ -72,7 +73,7 @@ def load_model(directory: Path, checkpoint: str = "last.ckpt") -> Any:
 
     module = get_class(OmegaConf.load(Path(directory) / "config.yaml").model._target_)
     path = Path(directory) / "checkpoints" / checkpoint
-    return module.load_from_checkpoint(path, map_location="cpu").eval()
+    return module.load_from_checkpoint(path, map_location="cpu", weights_only=True).eval()
 
 
 def load_datamodule(directory: Path) -> Any:
