@@ -12,6 +12,7 @@ from mde_exp.errors import UserError
 from mde_exp.paths import config_dir
 from mde_exp.preflight import check_command_line
 from mde_exp.run import execute
+from mde_exp.sweep_outcomes import report, sweep_jobs
 
 log = logging.getLogger("mde_exp")
 
@@ -52,13 +53,17 @@ def _headline(metrics: dict[str, float]) -> str:
 
 
 def main() -> None:
-    """Console entry point: refuse a bad command line in one line (exit 2), else hand it to Hydra."""
+    """Console entry point: refuse a bad command line in one line (exit 2), else hand it to Hydra; after a
+    sweep, print each job's outcome and exit 1 if any job failed (see sweep_outcomes)."""
     try:
         check_command_line(sys.argv[1:])
     except UserError as err:
         print(f"mde_exp: error: {err}", file=sys.stderr)
         sys.exit(2)
+    jobs = sweep_jobs(sys.argv[1:])
     app()
+    if jobs:
+        sys.exit(report(jobs))
 
 
 if __name__ == "__main__":
