@@ -2,6 +2,8 @@
 data that exist. Each failure is a ConfigError with one line naming the key, the value and what is allowed."""
 
 import inspect
+import logging
+import math
 from numbers import Real
 from typing import Any
 
@@ -9,6 +11,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from mde_exp.errors import ConfigError
+from mde_exp.loggers import WANDB_MODES
 from mde_exp.nn.activations import ACTIVATIONS
 from mde_exp.nn.init import SCHEMES
 from mde_exp.nn.layers import NORM_KINDS
@@ -16,7 +19,13 @@ from mde_exp.paths import config_dir
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
+    """A finite real number (not a bool, nan or inf)."""
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value) -> bool:
+    """An integer that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_dropout(cfg: DictConfig) -> None:
@@ -42,7 +51,7 @@ def _check_model(cfg: DictConfig) -> None:
     model = cfg.model
     hidden = model.get("hidden_sizes")
     if hidden is not None and (
-        not isinstance(hidden, ListConfig) or any(not isinstance(h, int) or h < 1 for h in hidden)
+        not isinstance(hidden, ListConfig) or any(not _is_count(h) or h < 1 for h in hidden)
     ):
         raise ConfigError(f"model.hidden_sizes={hidden}: must be a list of positive integers")
     activation = model.get("activation")  # one name, or a list (the MLP's: one per hidden layer)
@@ -54,6 +63,17 @@ def _check_model(cfg: DictConfig) -> None:
         raise ConfigError(f"init.scheme={cfg.init.get('scheme')}: choose one of {', '.join(SCHEMES)}")
     if "std" in cfg.init and (not _is_number(cfg.init.std) or cfg.init.std <= 0):
         raise ConfigError(f"init.std={cfg.init.std}: must be a positive number")
+    if "value" in cfg.init and not _is_number(cfg.init.value):
+        raise ConfigError(f"init.value={cfg.init.value}: must be a finite number")
+    if "momentum" in cfg.norm and (not _is_number(cfg.norm.momentum) or not 0 <= cfg.norm.momentum <= 1):
+        raise ConfigError(f"norm.momentum={cfg.norm.momentum}: must be a number in [0, 1]")
+    for name, spec in (cfg.get("callbacks") or {}).items():
+        every = (spec or {}).get("every_n_epochs")
+        if every is not None and (not _is_count(every) or every < 1):
+            raise ConfigError(f"callbacks.{name}.every_n_epochs={every}: must be a positive integer")
+        patience = (spec or {}).get("patience")
+        if patience is not None and (not _is_count(patience) or patience < 0):
+            raise ConfigError(f"callbacks.{name}.patience={patience}: must be an integer >= 0")
     if cfg.norm.get("kind") not in NORM_KINDS:
         raise ConfigError(f"norm.kind={cfg.norm.get('kind')}: choose one of {', '.join(NORM_KINDS)}")
     if "norm" not in model and cfg.norm.kind != "none":
@@ -72,6 +92,41 @@ def _check_optimizer(cfg: DictConfig) -> None:
             raise ConfigError(f"optimizer.{key}={opt[key]}: must be a number >= 0")
     if "momentum" in opt and opt.momentum >= 1:
         raise ConfigError(f"optimizer.momentum={opt.momentum}: must be below 1")
+    if opt.get("line_search_fn") not in (None, "strong_wolfe"):  # L-BFGS's only line search
+        raise ConfigError(f"optimizer.line_search_fn={opt.line_search_fn}: choose strong_wolfe or null")
+    scheduler = cfg.get("scheduler") or {}
+    for key in ("step_size", "T_max"):
+        if key in scheduler and (not _is_count(scheduler[key]) or scheduler[key] < 1):
+            raise ConfigError(f"scheduler.{key}={scheduler[key]}: must be a positive integer")
+    if "gamma" in scheduler and (not _is_number(scheduler.gamma) or scheduler.gamma <= 0):
+        raise ConfigError(f"scheduler.gamma={scheduler.gamma}: must be a positive number")
+
+
+# Top-level keys that every run reads.
+_RUN_KEYS = ("data", "model", "optimizer", "scheduler", "init", "norm", "trainer", "logger", "callbacks")
+_RUN_KEYS += ("dropout", "experiment", "seed", "tags", "store")
+
+
+def _check_run(cfg: DictConfig) -> None:
+    """The seed, the store and the W&B mode, which the run reads before it trains."""
+    for key in _RUN_KEYS:
+        if key not in cfg:
+            raise ConfigError(f"the configuration has no '{key}' (removed with ~{key}?); the run needs it")
+    seed = cfg.get("seed")
+    if not _is_count(seed) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed}: must be an integer in [0, 2^32)")
+    root = cfg.get("store", {}).get("root")
+    if not isinstance(root, str) or not root:
+        raise ConfigError(f"store.root={root}: must be a folder path")
+    for key in ("book_section", "figure_id"):
+        if cfg.get(key) is not None and not isinstance(cfg.get(key), str | int | float):
+            raise ConfigError(f"{key}={cfg.get(key)}: must be a name (or null)")
+    tags = cfg.get("tags")
+    if not isinstance(tags, ListConfig) or any(not isinstance(t, str | int | float) for t in tags):
+        raise ConfigError(f"tags={tags}: must be a list of names")
+    wandb = (cfg.get("logger") or {}).get("wandb") or {}
+    if wandb.get("mode", "auto") not in WANDB_MODES:
+        raise ConfigError(f"logger.wandb.mode={wandb.get('mode')}: choose one of {', '.join(WANDB_MODES)}")
 
 
 # Data configurations already loaded and split once in this process (a sweep checks each once),
@@ -134,11 +189,28 @@ def _check_model_fits_data(cfg: DictConfig, data_name: str, task: str, offered: 
 
 def _check_trainer_and_data(cfg: DictConfig) -> None:
     epochs = cfg.trainer.get("max_epochs")
-    if not isinstance(epochs, int) or epochs < 1:
+    if not _is_count(epochs) or epochs < 1:
         raise ConfigError(f"trainer.max_epochs={epochs}: must be a positive integer")
     batch = cfg.data.get("batch_size")
-    if batch is not None and (not isinstance(batch, int) or batch < 1):
+    if batch is not None and (not _is_count(batch) or batch < 1):
         raise ConfigError(f"data.batch_size={batch}: must be a positive integer")
+    for size in ("train_size", "val_size", "test_size"):
+        value = cfg.data.get(size)
+        if value is not None and not (
+            (_is_count(value) and value >= 0) or (_is_number(value) and 0 < value < 1)
+        ):
+            raise ConfigError(f"data.{size}={value}: must be a count >= 0, a fraction in (0, 1), or null")
+    split_seed = cfg.data.get("split_seed", 0)
+    if not _is_count(split_seed) or not 0 <= split_seed < 2**32:
+        raise ConfigError(f"data.split_seed={split_seed}: must be an integer in [0, 2^32)")
+    classes = cfg.data.get("classes")
+    if classes is not None and (
+        not isinstance(classes, ListConfig) or not all(_is_count(c) for c in classes)
+    ):
+        raise ConfigError(f"data.classes={classes}: must be a list of integer labels, or null")
+    eval_train = cfg.data.get("eval_train_size")
+    if eval_train is not None and (not _is_count(eval_train) or eval_train < 1):
+        raise ConfigError(f"data.eval_train_size={eval_train}: must be a positive integer")
     key = OmegaConf.to_yaml(cfg.data, resolve=True)
     if key not in _DATA_CHECKED:
         try:
@@ -148,9 +220,19 @@ def _check_trainer_and_data(cfg: DictConfig) -> None:
         datamodule.check_available()
         try:
             datamodule.setup()  # loads and splits: sizes that leave no data are found here
-        except ValueError as err:
+        except (ValueError, TypeError) as err:
             raise ConfigError(f"data: {err}") from None
         _DATA_CHECKED[key] = (type(datamodule).__name__, datamodule.task, datamodule.model_inputs())
+    quiet = logging.root.manager.disable
+    logging.disable(logging.ERROR)  # Hydra logs a failed import before raising it
+    try:
+        get_class(cfg.model._target_)
+    except Exception as err:
+        raise ConfigError(
+            f"model._target_={cfg.model._target_}: {str(_cause(err)).splitlines()[0]}"
+        ) from None
+    finally:
+        logging.disable(quiet)
     _check_model_fits_data(cfg, *_DATA_CHECKED[key])
     _check_model_builds(cfg, _DATA_CHECKED[key][2])
 
@@ -159,10 +241,42 @@ def _check_model_builds(cfg: DictConfig, offered: dict[str, Any]) -> None:
     """Build the model for the data (without an optimiser): its constructor's own checks (an
     architecture that does not fit the images, an empty hidden layer list) fail here, before any run."""
     try:
-        instantiate(cfg.model, **model_inputs_for(cfg.model, offered))
+        built = instantiate(cfg.model, **model_inputs_for(cfg.model, offered))
     except Exception as err:
         model = cfg.model._target_.rsplit(".", 1)[-1]
         raise ConfigError(f"model {model}: {_cause(err)}") from None
+    _check_training_builds(cfg, built)
+
+
+def _check_training_builds(cfg: DictConfig, model: Any) -> None:
+    """Build the optimiser (on the model's parameters), the scheduler, the optional callbacks and the
+    Trainer as the run will, so that their own argument checks (torch's 'Invalid learning rate',
+    Lightning's accelerator and devices) fail here, before any run folder exists."""
+    part = "optimizer"
+    try:
+        optimizer = None
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        if parameters:
+            optimizer = instantiate(cfg.optimizer)(parameters)
+        part = "scheduler"
+        if optimizer is not None and (cfg.get("scheduler") or {}).get("_target_"):
+            instantiate(cfg.scheduler)(optimizer)
+        part = "callbacks"
+        for spec in (cfg.get("callbacks") or {}).values():
+            instantiate(spec)
+        part = "trainer"
+        quiet = logging.root.manager.disable
+        logging.disable(logging.WARNING)  # the Trainer's device lines belong to the run, not the check
+        try:
+            instantiate(
+                cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False
+            )
+        finally:
+            logging.disable(quiet)
+    except Exception as err:
+        raise ConfigError(
+            f"{part}: {str(_cause(err)).splitlines()[0] or type(_cause(err)).__name__}"
+        ) from None
 
 
 def _cause(err: BaseException) -> BaseException:
@@ -174,6 +288,7 @@ def _cause(err: BaseException) -> BaseException:
 
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError (or DataNotFoundError) for the first problem in `cfg`; return if it can run."""
+    _check_run(cfg)
     _check_model(cfg)
     _check_dropout(cfg)
     _check_optimizer(cfg)
