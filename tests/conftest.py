@@ -71,3 +71,17 @@ def run_cli(
         timeout=timeout,
         env={**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"},
     )
+
+
+def one_training_step(model: torch.nn.Module, shape: tuple[int, ...], n: int = 6) -> torch.Tensor:
+    """One training step's loss of an image classifier on random images; every parameter must get a
+    finite, non-zero gradient."""
+    torch.manual_seed(0)
+    x, y = torch.randn(n, *shape), torch.arange(n) % model.num_classes
+    model.train()
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+    return loss

@@ -12,20 +12,7 @@ from mde_exp.models.cnn import ConvNet, LeNet5
 from mde_exp.nn.conv import conv_output_size, image_shape, per_layer, same_padding
 from mde_exp.run import execute
 
-from .conftest import run_cli
-
-
-def _one_step(model: nn.Module, shape: tuple[int, ...], n: int = 6) -> torch.Tensor:
-    """One SGD step's loss on random images; every parameter must get a finite, non-zero gradient."""
-    torch.manual_seed(0)
-    x, y = torch.randn(n, *shape), torch.arange(n) % model.num_classes
-    model.train()
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, f"no gradient reaches {name}"
-    return loss
+from .conftest import one_training_step, run_cli
 
 
 @pytest.mark.parametrize(
@@ -55,7 +42,7 @@ def test_shapes_and_gradient_flow(kind, shape, kwargs, feature_shapes):
     flat = torch.randn(5, *shape)
     assert model(flat).shape == (5, 3)
     assert torch.equal(model(flat), model(flat.flatten(1)))  # flattened data are viewed as images
-    assert torch.isfinite(_one_step(model, shape))
+    assert torch.isfinite(one_training_step(model, shape))
     c, h, w = feature_shapes[-1]
     first_dense = next(m for m in model.classifier if isinstance(m, nn.Linear))
     assert first_dense.in_features == c * h * w
@@ -81,7 +68,7 @@ def test_norm_choice_normalises_each_conv_layer_and_each_hidden_dense_layer(kind
     assert sum(isinstance(m, norm_type) for m in model.features.modules()) == 2
     dense_norm = nn.BatchNorm1d if kind == "batch" else nn.LayerNorm
     assert sum(isinstance(m, dense_norm) for m in model.classifier.modules()) == 1
-    _one_step(model, (1, 28, 28))
+    one_training_step(model, (1, 28, 28))
 
 
 def test_dropout_acts_on_the_flattened_features_and_each_hidden_layer():

@@ -9,20 +9,7 @@ from mde_exp import store
 from mde_exp.models.resnet import BasicBlock, ResNet, resnet_depth
 from mde_exp.run import execute
 
-from .conftest import run_cli
-
-
-def _one_step(model: nn.Module, shape: tuple[int, ...], n: int = 6) -> torch.Tensor:
-    """One training step's loss on random images; every parameter must get a finite, non-zero gradient."""
-    torch.manual_seed(0)
-    x, y = torch.randn(n, *shape), torch.arange(n) % model.num_classes
-    model.train()
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, f"no gradient reaches {name}"
-    return loss
+from .conftest import one_training_step, run_cli
 
 
 def _projections(model: ResNet) -> list[nn.Module]:
@@ -50,7 +37,7 @@ def test_shapes_and_gradient_flow(residual, shape, kwargs, feature_shapes):
     model.eval()
     assert model(images).shape == (5, 3)
     assert torch.equal(model(images), model(images.flatten(1)))  # flattened data are viewed as images
-    assert torch.isfinite(_one_step(model, shape))
+    assert torch.isfinite(one_training_step(model, shape))
     assert model.head[-1].in_features == feature_shapes[-1][0]  # global average pooling: one per channel
 
 
@@ -106,7 +93,7 @@ def test_norm_choice_normalises_every_convolution(kind, norm_type, bias):
     assert all((c.bias is not None) == bias for c in convs)  # a norm's shift replaces the conv bias
     if kind == "layer":
         assert all(n.num_groups == 1 for n in norms)
-    assert torch.isfinite(_one_step(model, (1, 8, 8)))
+    assert torch.isfinite(one_training_step(model, (1, 8, 8)))
 
 
 def test_dropout_and_init_choices_act():

@@ -12,22 +12,9 @@ from mde_exp.models.vgg import VGG
 from mde_exp.preflight import check_command_line
 from mde_exp.run import execute
 
-from .conftest import run_cli
+from .conftest import one_training_step, run_cli
 
 SHAPES = [(1, 8, 8), (1, 28, 28), (3, 32, 32)]
-
-
-def _one_step(model: nn.Module, shape: tuple[int, ...], n: int = 6) -> torch.Tensor:
-    """One training step's loss on random images; every parameter must get a finite, non-zero gradient."""
-    torch.manual_seed(0)
-    x, y = torch.randn(n, *shape), torch.arange(n) % model.num_classes
-    model.train()
-    loss = nn.functional.cross_entropy(model(x), y)
-    loss.backward()
-    for name, p in model.named_parameters():
-        assert p.grad is not None and torch.isfinite(p.grad).all(), name
-        assert p.grad.abs().sum() > 0, f"no gradient reaches {name}"
-    return loss
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -45,7 +32,7 @@ def test_vgg_blocks_halve_the_images_and_feed_the_dense_layers(shape):
     dense = [m for m in model.classifier if isinstance(m, nn.Linear)]
     assert [(d.in_features, d.out_features) for d in dense] == [(6 * (h // 4) * (w // 4), 12), (12, 3)]
     assert model(torch.randn(5, *shape)).shape == (5, 3)
-    assert torch.isfinite(_one_step(model, shape))
+    assert torch.isfinite(one_training_step(model, shape))
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -81,7 +68,7 @@ def test_inception_shapes_and_gradient_flow(shape):
     assert [m.out_channels for m in model.inception_modules] == [11, 12]
     assert model.classifier[-1].in_features == 12  # global average pooling: one feature per channel
     assert model(torch.randn(3, *shape)).shape == (3, 4)
-    assert torch.isfinite(_one_step(model, shape))
+    assert torch.isfinite(one_training_step(model, shape))
 
 
 @pytest.mark.parametrize("kind, norm_type", [("batch", nn.BatchNorm2d), ("layer", nn.GroupNorm)])
@@ -90,12 +77,12 @@ def test_norm_choice_follows_every_convolution(kind, norm_type):
     assert sum(isinstance(m, norm_type) for m in vgg.features.modules()) == 3
     dense_norm = nn.BatchNorm1d if kind == "batch" else nn.LayerNorm
     assert sum(isinstance(m, dense_norm) for m in vgg.classifier.modules()) == 1
-    _one_step(vgg, (1, 8, 8))
+    one_training_step(vgg, (1, 8, 8))
     inception = Inception((1, 8, 8), 10, norm={"kind": kind})
     convs = sum(isinstance(m, nn.Conv2d) for m in inception.modules())
     assert convs == 1 + 2 * 6  # the stem and six convolutions per module
     assert sum(isinstance(m, norm_type) for m in inception.modules()) == convs
-    _one_step(inception, (1, 8, 8))
+    one_training_step(inception, (1, 8, 8))
     assert not any(isinstance(m, norm_type) for m in Inception((1, 8, 8), 10).modules())
 
 
