@@ -3,6 +3,7 @@ PYTHONPATH), e.g. `+callbacks.fault._target_=tests.helpers.RaiseAtStep +callback
 
 import math
 import os
+import time
 
 import lightning as L
 
@@ -22,3 +23,27 @@ class RaiseAtStep(L.Callback):
         lr = trainer.optimizers[0].param_groups[0]["lr"]
         if os.environ.get(FAULT_SWITCH) and trainer.global_step == self.step and math.isclose(lr, self.lr):
             raise RuntimeError(f"injected fault at step {self.step}")
+
+
+class SlowSteps(L.Callback):
+    """Sleeps `seconds` after each training step (changing nothing it computes), so that a test can send
+    a signal or a SIGKILL to a run at a moment of its choosing."""
+
+    def __init__(self, seconds: float = 0.05) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        time.sleep(self.seconds)
+
+
+class SignalAtStep(L.Callback):
+    """Sends this process signal `signum` (by number) just after training step `step`: a preemption
+    that lands at a chosen moment."""
+
+    def __init__(self, step: int, signum: int) -> None:
+        self.step = step
+        self.signum = signum
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step == self.step and os.environ.get(FAULT_SWITCH):
+            os.kill(os.getpid(), self.signum)

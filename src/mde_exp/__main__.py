@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from mde_exp.errors import UserError
 from mde_exp.paths import config_dir
+from mde_exp.preemption import Preempted, exit_code
 from mde_exp.preflight import check_command_line
 from mde_exp.run import execute
 from mde_exp.sweep_outcomes import report, sweep_jobs
@@ -27,6 +28,10 @@ def app(cfg: DictConfig) -> None:
         result = execute(cfg, progress_bar=not multirun)
     except UserError:
         raise
+    except Preempted as err:
+        # The whole command stops (a sweep too) with the signal's exit code; run it again to resume.
+        log.warning("%s; run the same command again to resume it", err)
+        sys.exit(exit_code(err.signum))
     except Exception as err:
         if not multirun:
             raise
@@ -61,7 +66,12 @@ def main() -> None:
         print(f"mde_exp: error: {err}", file=sys.stderr)
         sys.exit(2)
     jobs = sweep_jobs(sys.argv[1:])
-    app()
+    try:
+        app()
+    except SystemExit as stop:
+        if jobs and stop.code not in (0, None):  # preempted mid-sweep: say where each job stands
+            report(jobs)
+        raise
     if jobs:
         sys.exit(report(jobs))
 

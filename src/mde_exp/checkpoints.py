@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -135,3 +136,13 @@ def choose_resume(checkpoint_dir: Path, candidates: tuple[str, ...] = (LAST, PRE
         else:
             log.warning("no usable checkpoint left in %s: training from scratch", checkpoint_dir)
     return point
+
+
+class StepCheckpoint(ModelCheckpoint):
+    """Lightning's ModelCheckpoint every `every_n_train_steps` steps, except after an epoch's last batch:
+    a run resumed from there would skip that epoch's validation (Lightning counts the epoch as done),
+    and the epoch-end checkpoint follows a moment later anyway."""
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)

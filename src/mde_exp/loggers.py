@@ -1,6 +1,7 @@
 """Loggers of a run: the run store's resumable CSV, and W&B (online where configured, else offline)."""
 
 import csv
+import logging
 import netrc
 import os
 from pathlib import Path
@@ -11,25 +12,28 @@ from lightning.pytorch import Callback
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
+log = logging.getLogger(__name__)
+
 
 class _ResumingWriter(ExperimentWriter):
-    """Lightning's CSV writer, except that a resumed run keeps the rows of the epochs it finished."""
+    """Lightning's CSV writer, except that a resumed run keeps the rows logged before the training step
+    its checkpoint was taken at (the rows after it will be logged again)."""
 
-    def __init__(self, log_dir: str, keep_before_epoch: int | None) -> None:
-        self.keep_before_epoch = keep_before_epoch
+    def __init__(self, log_dir: str, keep_before_step: int | None) -> None:
+        self.keep_before_step = keep_before_step
         super().__init__(log_dir)
 
     def _check_log_dir_exists(self) -> None:
         path = Path(self.metrics_file_path)
         if not path.is_file():
             return
-        if self.keep_before_epoch is None:
+        if self.keep_before_step is None:
             path.unlink()
             return
         with path.open(newline="") as f:
             reader = csv.DictReader(f)
             keys = list(reader.fieldnames or [])
-            rows = [r for r in reader if r.get("epoch") and float(r["epoch"]) < self.keep_before_epoch]
+            rows = [r for r in reader if r.get("step") and float(r["step"]) < self.keep_before_step]
         with path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=keys)
             writer.writeheader()
@@ -38,28 +42,26 @@ class _ResumingWriter(ExperimentWriter):
 
 
 class StoreCSVLogger(CSVLogger):
-    """Writes metrics.csv straight into the run folder, flushing it as each epoch-level row arrives and
-    around every checkpoint, so that the metrics on disk cover the checkpoint a resumed run starts from.
+    """Writes metrics.csv straight into the run folder, flushing it as each row arrives and around every
+    checkpoint, so that the metrics on disk cover the checkpoint a resumed run starts from.
 
     One gap remains: Lightning logs an epoch's reduced training metrics (train/loss_epoch, train/acc)
     just after the epoch-end checkpoint is written, so a kill in those milliseconds loses that one row.
     """
 
-    def __init__(self, run_dir: Path, keep_before_epoch: int | None = None) -> None:
+    def __init__(self, run_dir: Path, keep_before_step: int | None = None) -> None:
         super().__init__(save_dir=str(run_dir), name="", version="")
-        self.keep_before_epoch = keep_before_epoch
+        self.keep_before_step = keep_before_step
 
     @property
     def experiment(self) -> ExperimentWriter:
         if self._experiment is None:
-            self._experiment = _ResumingWriter(self.log_dir, self.keep_before_epoch)
+            self._experiment = _ResumingWriter(self.log_dir, self.keep_before_step)
         return self._experiment
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         super().log_metrics(metrics, step)
-        # Epoch-level rows (a few per epoch) go to disk at once; per-step rows wait for the next flush.
-        if any(not name.endswith("_step") and name != "epoch" for name in metrics):
-            self.save()
+        self.save()  # every row goes to disk as it is logged (an append, every log_every_n_steps at most)
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         self.save()
@@ -102,6 +104,10 @@ def resolve_wandb_mode(requested: str = "auto") -> str:
     return "online" if wandb_credentials_configured() else "offline"
 
 
+# Why online W&B failed in this process (None: it has not): later runs go offline without trying again.
+_online_failure: str | None = None
+
+
 def wandb_logger(
     save_dir: str,
     id: str,
@@ -113,18 +119,57 @@ def wandb_logger(
     project: str = "mde_exp",
     entity: str | None = None,
     mode: str = "auto",
+    init_timeout: float = 30.0,
 ) -> WandbLogger:
     """Lightning's WandbLogger for one run of the store: a stable id (so a resumed run continues the
-    same W&B run), grouped by experiment, tagged, with the resolved config in full."""
-    return WandbLogger(
-        save_dir=save_dir,
-        id=id,
-        name=name,
-        project=project,
-        entity=entity,
-        group=group,
-        job_type=job_type,
-        tags=tags,
-        config=config,
-        mode=resolve_wandb_mode(mode),
-    )
+    same W&B run), grouped by experiment, tagged, with the resolved config in full.
+
+    The W&B run starts here. When online W&B fails (no credentials, the service unreachable within
+    `init_timeout` seconds), the run goes on with W&B offline beside the CSV (`make wandb-sync` uploads
+    it later): a warning says so once per process, and later runs go offline straight away."""
+    global _online_failure
+    kwargs = dict(save_dir=save_dir, id=id, name=name, project=project, entity=entity, group=group,
+                  job_type=job_type, tags=tags, config=config)  # fmt: skip
+    resolved = resolve_wandb_mode(mode)
+    if resolved == "online" and _online_failure is None:
+        logger = WandbLogger(**kwargs, mode="online", settings=_wandb_settings(init_timeout))
+        try:
+            logger.experiment  # noqa: B018 (starts the W&B run)
+            return logger
+        except Exception as err:  # wandb raises UsageError (no API key), CommError (unreachable), ...
+            _online_failure = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            log.warning(
+                "W&B online logging failed (%s); the run goes on with W&B offline in the run folder "
+                "(upload later with `make wandb-sync`), and so will later runs of this command",
+                _online_failure,
+            )
+            _finish_failed_wandb()
+    if resolved == "online":
+        resolved = "offline"
+    logger = WandbLogger(**kwargs, mode=resolved)
+    logger.fallback = _online_failure if mode != "offline" and resolved == "offline" else None
+    return logger
+
+
+def online_failure() -> str | None:
+    """Why online W&B failed in this process, or None."""
+    return _online_failure
+
+
+def _wandb_settings(init_timeout: float) -> Any:
+    import wandb
+
+    return wandb.Settings(init_timeout=float(init_timeout))
+
+
+def _finish_failed_wandb() -> None:
+    """Clear whatever a failed wandb.init left behind (its service still holds the run id), so that the
+    offline run can start under the same id."""
+    import wandb
+
+    try:
+        if wandb.run is not None:
+            wandb.finish(exit_code=1, quiet=True)
+        wandb.teardown()
+    except Exception:  # nothing more to clean up
+        pass

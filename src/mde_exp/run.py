@@ -1,6 +1,7 @@
 """One run: seed, build data, model and trainer from the config, fit, test, and write the run folder."""
 
 import logging
+import signal
 import sys
 import time
 import traceback
@@ -14,12 +15,15 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 from mde_exp import checkpoints, store
 from mde_exp.callbacks import DivergenceDetector
 from mde_exp.data.base import BookDataModule
 from mde_exp.loggers import FlushMetricsBeforeCheckpoint, StoreCSVLogger, resolve_wandb_mode
+from mde_exp.preemption import Preempted, PreemptionCheckpoint
+from mde_exp.resume_state import ExactResume
 from mde_exp.validate import check_config, model_inputs_for
 
 log = logging.getLogger(__name__)
@@ -68,8 +72,24 @@ def _log_interval(configured: int, datamodule: BookDataModule) -> int:
     return max(1, min(configured, batches))
 
 
-def _build_loggers(cfg: DictConfig, directory: Path, keep_before_epoch: int | None) -> list:
-    loggers: list = [StoreCSVLogger(directory, keep_before_epoch)]
+def _step_checkpoints(cfg: DictConfig, directory: Path) -> list[ModelCheckpoint]:
+    """Also checkpoints/last.ckpt every `store.checkpoint_every_n_steps` training steps (null: only at
+    each epoch's end), so that a kill costs at most that many steps; the resume is exact (ExactResume)."""
+    every = cfg.store.get("checkpoint_every_n_steps")
+    if not every:
+        return []
+    return [
+        checkpoints.StepCheckpoint(
+            dirpath=directory / "checkpoints",
+            filename="last",
+            every_n_train_steps=int(every),
+            enable_version_counter=False,
+        )
+    ]
+
+
+def _build_loggers(cfg: DictConfig, directory: Path, keep_before_step: int | None) -> list:
+    loggers: list = [StoreCSVLogger(directory, keep_before_step)]
     resolved = OmegaConf.to_container(cfg, resolve=True)
     for name, spec in (cfg.logger or {}).items():
         factory = instantiate(spec)
@@ -117,7 +137,8 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         "config_hash": store.config_hash(cfg),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "attempt": (previous or {}).get("attempt", 0) + 1,
-        "resumed_from_epoch": store.checkpoint_epoch(resume_from) if resume_from else None,
+        "resumed_from_epoch": None,
+        "resumed_from_step": None,
         "resume": (resume or checkpoints.ResumePoint()).record(),
         "versions": _versions(),
         "git_commit": store.git_commit(),
@@ -126,9 +147,14 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         else None,
         "wall_time_s": (previous or {}).get("wall_time_s", 0.0),
     }
+    if resume_from:
+        summary["resumed_from_epoch"], summary["resumed_from_step"] = store.checkpoint_position(resume_from)
     store.write_json(directory / "summary.json", summary)
     if resume_from:
-        log.info("resuming %s from %s, epoch %d", directory, resume_from.name, summary["resumed_from_epoch"])
+        log.info(
+            "resuming %s from %s: %d epochs and %d steps done",
+            directory, resume_from.name, summary["resumed_from_epoch"], summary["resumed_from_step"],
+        )  # fmt: skip
 
     L.seed_everything(int(cfg.seed), workers=True, verbose=False)
     divergence = DivergenceDetector()
@@ -136,7 +162,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     try:
         datamodule = instantiate(cfg.data)
         model = _build_model(cfg, datamodule)
-        loggers = _build_loggers(cfg, directory, summary["resumed_from_epoch"])
+        loggers = _build_loggers(cfg, directory, summary["resumed_from_step"])
         callbacks = [
             FlushMetricsBeforeCheckpoint(),
             # The newest epoch's state as checkpoints/last.ckpt, rewritten at every epoch's end (with
@@ -149,6 +175,9 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
                 save_on_train_epoch_end=True,
                 enable_version_counter=False,
             ),
+            *_step_checkpoints(cfg, directory),
+            ExactResume(),
+            PreemptionCheckpoint(directory / "checkpoints" / checkpoints.LAST),
             divergence,
             *[instantiate(spec) for spec in (cfg.callbacks or {}).values()],
         ]
@@ -179,10 +208,12 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         )
     except BaseException as err:
         summary.update(
-            status="failed" if isinstance(err, Exception) else "interrupted",
+            status=_stopped_status(err),
             error="".join(traceback.format_exception_only(err)).strip(),
             traceback=traceback.format_exc(),
         )
+        if isinstance(err, Preempted):
+            summary.update(preempted_at_step=err.step, signal=signal.Signals(err.signum).name)
         raise
     finally:
         summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -192,13 +223,25 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
                 summary["wandb"].update(
                     id=lg.experiment.id, group=str(cfg.experiment), dir=str(Path(lg.experiment.dir).parent)
                 )
+                if getattr(lg, "fallback", None):  # online was asked for and failed: offline instead
+                    summary["wandb"].update(mode="offline", online_failed=lg.fallback)
         store.write_json(directory / "summary.json", summary)
         _finish_wandb(summary["status"])
     return RunResult(directory, summary["status"], summary["metrics"], summary=summary)
+
+
+def _stopped_status(err: BaseException) -> str:
+    """How a run that raised ended: preempted (a signal; it resumes when run again), interrupted
+    (Ctrl-C and the like), or failed (an error)."""
+    if isinstance(err, Preempted | SIGTERMException):
+        return "preempted"
+    return "failed" if isinstance(err, Exception) else "interrupted"
 
 
 def _finish_wandb(status: str) -> None:
     """End the W&B run of this job, if any, so the next job of a sweep starts its own."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
+        if status == "preempted":
+            wandb.run.mark_preempting()  # shown as preempted in W&B; the rerun resumes the same id
         wandb.finish(exit_code=0 if status in store.FINAL_STATUSES else 1)

@@ -59,11 +59,24 @@ def is_complete(directory: Path) -> bool:
     return summary is not None and summary.get("status") in FINAL_STATUSES
 
 
-def checkpoint_epoch(path: Path) -> int:
-    """The number of epochs checkpoint `path` holds (the epoch a run resumes at)."""
+def checkpoint_position(path: Path) -> tuple[int, int]:
+    """Where checkpoint `path` resumes: (epochs completed, training steps taken). A checkpoint from the
+    middle of an epoch has not completed that epoch (its batches so far are in the loops' state)."""
     import torch
 
-    return int(torch.load(path, map_location="cpu", weights_only=True)["epoch"]) + 1
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        fit = checkpoint["loops"]["fit_loop"]
+        last_batch_done = fit["epoch_loop.batch_progress"]["is_last_batch"]
+        done = fit["epoch_progress"]["current"]["completed"] + int(last_batch_done)
+    except (KeyError, TypeError):
+        done = int(checkpoint["epoch"]) + 1
+    return int(done), int(checkpoint["global_step"])
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """The number of epochs checkpoint `path` holds complete (the epoch a run resumes at)."""
+    return checkpoint_position(path)[0]
 
 
 def load_model(directory: Path, checkpoint: str = "last.ckpt") -> Any:

@@ -14,7 +14,7 @@ from pathlib import Path
 from mde_exp import store, sweep
 
 _MULTIRUN_FLAGS = ("-m", "--multirun")
-ORDER = ("finished", "diverged", "failed", "skipped")
+ORDER = ("finished", "diverged", "failed", "preempted", "skipped")
 
 
 @dataclass
@@ -76,6 +76,8 @@ def outcome(job: SweepJob) -> JobOutcome:
         return JobOutcome(job, status, diverged)
     if status == "failed":
         return JobOutcome(job, "failed", _first_line(summary.get("error")))
+    if status == "preempted":
+        return JobOutcome(job, "preempted", f"{_first_line(summary.get('error'))}; resumes when run again")
     return JobOutcome(job, "failed", f"ended without a result (stored status: {status})")
 
 
@@ -88,7 +90,8 @@ def _labels(jobs: Sequence[SweepJob]) -> list[str]:
 
 def summary_lines(outcomes: Sequence[JobOutcome]) -> list[str]:
     """The sweep's summary: a count line, then one line per job (status, overrides, run folder, detail)."""
-    counts = ", ".join(f"{sum(o.status == s for o in outcomes)} {s}" for s in ORDER)
+    shown = [s for s in ORDER if s != "preempted" or any(o.status == s for o in outcomes)]
+    counts = ", ".join(f"{sum(o.status == s for o in outcomes)} {s}" for s in shown)
     lines = [f"sweep summary: {len(outcomes)} jobs: {counts}"]
     labels = _labels([o.job for o in outcomes])
     width = max(map(len, labels))

@@ -118,6 +118,9 @@ def _check_run(cfg: DictConfig) -> None:
     root = cfg.get("store", {}).get("root")
     if not isinstance(root, str) or not root:
         raise ConfigError(f"store.root={root}: must be a folder path")
+    every = cfg.store.get("checkpoint_every_n_steps")
+    if every is not None and (not _is_count(every) or every < 1):
+        raise ConfigError(f"store.checkpoint_every_n_steps={every}: must be a positive integer, or null")
     for key in ("book_section", "figure_id"):
         if cfg.get(key) is not None and not isinstance(cfg.get(key), str | int | float):
             raise ConfigError(f"{key}={cfg.get(key)}: must be a name (or null)")

@@ -66,7 +66,14 @@ class TensorSplitsDataModule(BookDataModule):
             seed=self.split_seed,
             epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
             passes=passes,
+            position=self._training_position if shuffle else lambda: 0,
         )
+
+    def _training_position(self) -> int:
+        """The training batches completed so far in the current epoch (what a checkpoint resumes after)."""
+        if self.trainer is None:
+            return 0
+        return int(self.trainer.fit_loop.epoch_loop.batch_progress.current.processed)
 
     def train_dataloader(self) -> TensorBatches:
         return self._batches("train", shuffle=True)
