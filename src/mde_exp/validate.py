@@ -16,6 +16,7 @@ from mde_exp.nn.activations import ACTIVATIONS
 from mde_exp.nn.init import SCHEMES
 from mde_exp.nn.layers import NORM_KINDS
 from mde_exp.paths import config_dir
+from mde_exp.schemas import check_types
 
 
 def _is_number(value) -> bool:
@@ -295,4 +296,5 @@ def check_config(cfg: DictConfig) -> None:
     _check_model(cfg)
     _check_dropout(cfg)
     _check_optimizer(cfg)
+    check_types(cfg)
     _check_trainer_and_data(cfg)
