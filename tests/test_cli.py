@@ -90,7 +90,8 @@ BAD = [
     (["data=digits", "data.split=random"], "split='random': choose one of stratified, sequential"),
     (
         ["data=glob(*)", "-m"],
-        "(language_model data) does not give; models for it: rnn_lm (in job data=add_task)",
+        "(language_model data) does not give; models for it: rnn_lm, seq2seq, seq2seq_attention, "
+        "transformer_lm, transformer_seq2seq (in job data=add_task)",
     ),
 ]
 

@@ -10,6 +10,7 @@ from torchmetrics import Metric
 
 from mde_exp.data.sequences import PAD_ID
 from mde_exp.models.base import EVAL_STAGES, BookModule, OptimizerFactory, SchedulerFactory
+from mde_exp.nn.recurrent import make_recurrent
 
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -89,7 +90,13 @@ class RecurrentLanguageModel(CausalLanguageModule):
     """Recurrent networks of book chapter 7 (sequence models): token embedding -> a stack of
     `num_layers` recurrent layers of `hidden_size` units (`cell`: rnn, the basic tanh recurrent
     network; lstm, long short-term memory; gru, the gated recurrent unit) -> a linear map to
-    next-token logits over the `vocab_size` tokens (PAD's embedding is held at zero)."""
+    next-token logits over the `vocab_size` tokens (PAD's embedding is held at zero).
+
+    `implementation`: "torch" runs torch's nn.RNN / nn.LSTM / nn.GRU (fused kernels), "book" the cells
+    written out from the book's equations (mde_exp.nn.recurrent); from the same seed both start from the
+    same weights and compute the same function. One direction only: a causal model reads left to right.
+    `forget_bias` (LSTM only): initial forget-gate bias b and input-gate bias -b, so that the cells start
+    out keeping what they hold (mde_exp.nn.recurrent.open_forget_gates); None: torch's initialisation."""
 
     def __init__(
         self,
@@ -98,6 +105,8 @@ class RecurrentLanguageModel(CausalLanguageModule):
         hidden_size: int = 128,
         num_layers: int = 1,
         cell: str = "lstm",
+        implementation: str = "torch",
+        forget_bias: float | None = None,
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
     ) -> None:
@@ -112,7 +121,14 @@ class RecurrentLanguageModel(CausalLanguageModule):
             if int(value) < 1:
                 raise ValueError(f"{name}={value}: must be a positive integer")
         self.embedding = nn.Embedding(self.vocab_size, int(embedding_dim), padding_idx=PAD_ID)
-        self.recurrent = CELLS[cell](int(embedding_dim), int(hidden_size), int(num_layers), batch_first=True)
+        self.recurrent = make_recurrent(
+            cell,
+            int(embedding_dim),
+            int(hidden_size),
+            int(num_layers),
+            implementation=implementation,
+            forget_bias=forget_bias,
+        )
         self.readout = nn.Linear(int(hidden_size), self.vocab_size)
         self.save_hyperparameters(
             {
@@ -121,6 +137,8 @@ class RecurrentLanguageModel(CausalLanguageModule):
                 "hidden_size": int(hidden_size),
                 "num_layers": int(num_layers),
                 "cell": cell,
+                "implementation": implementation,
+                "forget_bias": forget_bias,
             }
         )
 
