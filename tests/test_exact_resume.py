@@ -135,6 +135,33 @@ def test_a_preempted_run_ends_exactly_as_an_uninterrupted_one(
     )
 
 
+def test_an_epoch_row_lost_between_the_checkpoint_and_its_logging_is_written_on_resume(
+    uninterrupted, tmp_path, monkeypatch, one_thread
+):
+    """Lightning logs an epoch's training row just after the epoch-end checkpoint: a kill in between
+    leaves the checkpoint without the row on disk. The resumed run writes it from the checkpoint."""
+    epochs_only = [a for a in ARGS if not a.startswith("store.checkpoint_every")]
+    fault = ["+callbacks.fault._target_=tests.helpers.RaiseAtStep", "+callbacks.fault.lr=0.001"]
+    cfg = store.compose(
+        [*epochs_only, f"store.root={tmp_path}", *fault, f"+callbacks.fault.step={STEPS_PER_EPOCH + 2}"]
+    )
+    monkeypatch.setenv(FAULT_SWITCH, "1")
+    with pytest.raises(RuntimeError):
+        execute(cfg)
+    monkeypatch.delenv(FAULT_SWITCH)
+    path = store.run_dir(cfg) / "metrics.csv"
+    frame = pd.read_csv(path)
+    lost = frame["train/loss_epoch"].notna() & (frame["epoch"] == 0)
+    assert lost.sum() == 1
+    frame[~lost].to_csv(path, index=False)  # the disk as a kill in the gap leaves it
+    resumed = execute(cfg)
+    assert resumed.summary["resumed_from_step"] == STEPS_PER_EPOCH
+    pd.testing.assert_frame_equal(
+        pd.read_csv(resumed.dir / "metrics.csv"), pd.read_csv(uninterrupted.dir / "metrics.csv")
+    )
+    assert resumed.metrics == uninterrupted.metrics
+
+
 def test_no_step_checkpoint_is_taken_after_an_epochs_last_batch(tmp_path, one_thread):
     """Lightning resumes from a checkpoint taken after an epoch's last batch as if that epoch's
     validation had run: only the epoch-end checkpoint may hold that step."""

@@ -16,6 +16,7 @@ from mde_exp.errors import UserError
 from mde_exp.nn.activations import ACTIVATIONS
 from mde_exp.paths import config_dir
 from mde_exp.preflight import check_command_line, group_options
+from mde_exp.schemas import schema_for_target
 
 from .conftest import run_cli
 
@@ -196,6 +197,22 @@ def misspelt_keys(draw) -> Malformed:
 
 
 @st.composite
+def added_keys(draw) -> Malformed:
+    """A key added with + to a section built from a target (data, model, optimizer) that the target's
+    constructor does not take: the typed schema refuses it, naming the key."""
+    context = draw(contexts)
+    group = draw(st.sampled_from(("data", "model", "optimizer")))
+    word = draw(st.from_regex(r"[a-z][a-z_]{2,12}", fullmatch=True))
+    taken = set(composed(context)[group]) | set(
+        schema_for_target(composed(context)[group]._target_).__dataclass_fields__
+    )
+    if word in taken:
+        word += "_zz"
+    value = draw(st.sampled_from(["1", "0.5", "abc", "[1,2]", "true"]))
+    return Malformed((*context, f"+{group}.{word}={value}"), f"{group}.{word}")
+
+
+@st.composite
 def unknown_options(draw) -> Malformed:
     """An option that no config group has: a near miss of a real one, or any word; alone or in a sweep."""
     group = draw(st.sampled_from(GROUPS))
@@ -267,7 +284,13 @@ def bad_sweeps(draw) -> Malformed:
 
 
 malformed = st.one_of(
-    wrong_types(), out_of_range(), misspelt_keys(), unknown_options(), broken_syntax(), bad_sweeps()
+    wrong_types(),
+    out_of_range(),
+    misspelt_keys(),
+    added_keys(),
+    unknown_options(),
+    broken_syntax(),
+    bad_sweeps(),
 )
 
 FUZZ = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -297,6 +320,12 @@ def test_a_value_out_of_range_is_refused(case):
 @FUZZ
 @given(misspelt_keys())
 def test_a_misspelt_key_is_refused(case):
+    assert_refused(case)
+
+
+@FUZZ
+@given(added_keys())
+def test_a_key_the_target_does_not_take_is_refused(case):
     assert_refused(case)
 
 

@@ -45,8 +45,9 @@ class StoreCSVLogger(CSVLogger):
     """Writes metrics.csv straight into the run folder, flushing it as each row arrives and around every
     checkpoint, so that the metrics on disk cover the checkpoint a resumed run starts from.
 
-    One gap remains: Lightning logs an epoch's reduced training metrics (train/loss_epoch, train/acc)
-    just after the epoch-end checkpoint is written, so a kill in those milliseconds loses that one row.
+    Lightning logs an epoch's reduced training metrics (train/loss_epoch, train/acc) just after the
+    epoch-end checkpoint is written; the checkpoint holds that row too (resume_state.ExactResume), and a
+    run resumed after a kill in between writes it (`has_row` says whether it is there).
     """
 
     def __init__(self, run_dir: Path, keep_before_step: int | None = None) -> None:
@@ -65,6 +66,18 @@ class StoreCSVLogger(CSVLogger):
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
         self.save()
+
+    def has_row(self, step: int, metrics: dict[str, Any]) -> bool:
+        """Whether metrics.csv (as written so far) has a row at `step` with a value for each of `metrics`."""
+        self.save()
+        path = Path(self.experiment.metrics_file_path)
+        if not path.is_file():
+            return False
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get("step") and int(float(row["step"])) == step and all(row.get(k) for k in metrics):
+                    return True
+        return False
 
 
 class FlushMetricsBeforeCheckpoint(Callback):

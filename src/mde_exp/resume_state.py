@@ -107,10 +107,35 @@ def _set_metric_states(module: torch.nn.Module, states: dict[str, Any]) -> None:
         metric._computed = None
 
 
+def _epoch_row(trainer: L.Trainer) -> dict[str, Any] | None:
+    """At an epoch-end checkpoint, the row of epoch-level training metrics that Lightning logs just
+    after the checkpoint is written (its values are final by then); None at any other checkpoint."""
+    results = trainer.fit_loop.epoch_loop._results
+    if trainer._logger_connector._first_loop_iter is not None or trainer._results is not results:
+        return None
+    logged = results.metrics(on_step=False)["log"]  # computes (and caches) what Lightning logs next
+    return {
+        "step": trainer.fit_loop.epoch_loop._batches_that_stepped - 1,  # the step Lightning logs it at
+        "epoch": trainer.current_epoch,
+        "metrics": {k: float(v) for k, v in logged.items()},
+    }
+
+
+def _log_missing_row(trainer: L.Trainer, row: dict[str, Any]) -> None:
+    """Write the epoch-end row to the run's metrics.csv if a kill between the checkpoint and its logging
+    kept it from disk."""
+    from mde_exp.loggers import StoreCSVLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, StoreCSVLogger) and not logger.has_row(row["step"], row["metrics"]):
+            logger.log_metrics({**row["metrics"], "epoch": row["epoch"]}, step=row["step"])
+
+
 class ExactResume(L.Callback):
     """Saves the random states and the epoch's partial metric aggregates with every checkpoint, and
     puts them back at the first training batch after a resume (the random states just before it, the
-    aggregates once that batch has logged its own)."""
+    aggregates once that batch has logged its own). An epoch-end checkpoint also holds the epoch's
+    training row, which a resumed run writes to metrics.csv if it never reached the disk."""
 
     def __init__(self) -> None:
         self._pending: dict[str, Any] | None = None
@@ -120,7 +145,12 @@ class ExactResume(L.Callback):
             "random": random_states(),
             "epoch_results": _epoch_results(trainer),
             "metrics": _metric_states(pl_module),
+            "epoch_row": _epoch_row(trainer),
         }
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._pending and self._pending.get("epoch_row"):
+            _log_missing_row(trainer, self._pending["epoch_row"])
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict) -> None:
         self._pending = checkpoint.get(KEY)
