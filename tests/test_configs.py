@@ -82,6 +82,11 @@ MODEL_DATA = {
     "lenet5": ("mnist_5k", (5, 10)),  # the objective's value at theta on a batch of points
     "siamese": ("digits", (5, 16)),  # embeddings, not logits
     "siamese_triplet": ("digits", (5, 16)),
+    "diffusion": ("gaussian_mixture", (5, 2)),  # the predicted noise at t = T
+    "vae": ("digits", (5, 64)),  # the decoder's mean at z = mu(x), flattened
+    "vae_conv": ("digits", (5, 64)),
+    "gan": ("gaussian_mixture", (5,)),  # the discriminator's score of each example
+    "wgan": ("digits", (5,)),
 }
 
 

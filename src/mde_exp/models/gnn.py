@@ -14,18 +14,43 @@ from mde_exp.data.graphs import STAGE_MASKS
 from mde_exp.models.base import EVAL_STAGES, BookModule, OptimizerFactory, SchedulerFactory
 from mde_exp.nn.activations import make_activation
 from mde_exp.nn.layers import hidden_widths
+from mde_exp.nn.message_passing import BookGCNConv, BookMessagePassing, NodeLinear, check_aggregation
+
+# What each layer of the network is (the `layer` argument of GCN): all map (x, edge_index) to features.
+LAYERS = ("gcnconv", "book_gcn", "message_passing", "linear")
+
+
+def make_graph_layer(layer: str, in_channels: int, out_channels: int, aggregation: str = "mean") -> nn.Module:
+    """One graph layer by name: PyG's GCNConv, the book's GCN rule by hand (BookGCNConv), the book's
+    message-passing update with `aggregation` (BookMessagePassing), or a Linear map that ignores the
+    edges (NodeLinear, the MLP baseline)."""
+    if layer == "gcnconv":
+        return GCNConv(in_channels, out_channels)
+    if layer == "book_gcn":
+        return BookGCNConv(in_channels, out_channels)
+    if layer == "message_passing":
+        return BookMessagePassing(in_channels, out_channels, aggregation)
+    if layer == "linear":
+        return NodeLinear(in_channels, out_channels)
+    raise ValueError(f"layer={layer!r}: choose one of {', '.join(LAYERS)}")
 
 
 class GCN(BookModule):
     """Graph convolutional network for node classification (Kipf & Welling 2017; book chapter 8,
     section on graph neural networks).
 
-    Each layer is PyTorch Geometric's GCNConv, which computes the book's propagation rule
+    By default each layer is PyTorch Geometric's GCNConv, which computes the book's propagation rule
     H' = D^-1/2 (A + I) D^-1/2 H W (+ bias): every node averages its own and its neighbours'
     features, weighted by their degrees, then maps them linearly. Hidden layers are followed by the
     activation (ReLU by default); the last layer gives class logits. As in Kipf & Welling, dropout
     with rate `feature_dropout` is applied to the input of every layer (the node features and each
     hidden representation) while training.
+
+    `layer` chooses what each layer is (book section 8.5): "gcnconv" (PyG's GCNConv, the default),
+    "book_gcn" (the same rule written by hand, BookGCNConv), "message_passing" (the book's update
+    h_v' = W_self h_v + W_neigh AGG_{u in N(v)} h_u + b with AGG = `aggregation`: mean, sum or max) or
+    "linear" (a Linear map per node that ignores the edges: an MLP on the node features, the baseline).
+    `aggregation` is used by "message_passing" only.
 
     A batch is the whole graph (a torch_geometric Data with x, edge_index, y and masks); the loss is
     the cross-entropy over the nodes of the stage's mask (train_mask for train and train_eval,
@@ -40,6 +65,8 @@ class GCN(BookModule):
         hidden_sizes: Sequence[int] = (16,),
         activation: str = "relu",
         feature_dropout: float = 0.5,
+        layer: str = "gcnconv",
+        aggregation: str = "mean",
         optimizer: OptimizerFactory | None = None,
         scheduler: SchedulerFactory | None = None,
     ) -> None:
@@ -47,8 +74,11 @@ class GCN(BookModule):
         hidden_sizes = hidden_widths(hidden_sizes)
         if not 0.0 <= feature_dropout < 1.0:
             raise ValueError(f"feature_dropout={feature_dropout}: must be in [0, 1)")
+        if layer not in LAYERS:
+            raise ValueError(f"layer={layer!r}: choose one of {', '.join(LAYERS)}")
+        check_aggregation(aggregation)
         widths = [int(num_features), *hidden_sizes, int(num_classes)]
-        self.convs = nn.ModuleList(GCNConv(a, b) for a, b in pairwise(widths))
+        self.convs = nn.ModuleList(make_graph_layer(layer, a, b, aggregation) for a, b in pairwise(widths))
         self.activation = make_activation(activation)
         self.dropout = nn.Dropout(feature_dropout)
         self.accuracy = nn.ModuleDict(
@@ -64,6 +94,8 @@ class GCN(BookModule):
                 "hidden_sizes": hidden_sizes,
                 "activation": activation,
                 "feature_dropout": float(feature_dropout),
+                "layer": layer,
+                "aggregation": aggregation,
             }
         )
 
