@@ -99,12 +99,27 @@ def verify(path: Path) -> dict[str, Any]:
     return checkpoint
 
 
+def position(checkpoint: Mapping[str, Any]) -> tuple[int, int]:
+    """Where a loaded checkpoint resumes: (epochs completed, training steps taken). One from the middle
+    of an epoch has not completed that epoch (its batches so far are in the loops' state)."""
+    try:
+        fit = checkpoint["loops"]["fit_loop"]
+        last_batch_done = fit["epoch_loop.batch_progress"]["is_last_batch"]
+        done = fit["epoch_progress"]["current"]["completed"] + int(last_batch_done)
+    except (KeyError, TypeError):
+        done = int(checkpoint["epoch"]) + 1
+    return int(done), int(checkpoint["global_step"])
+
+
 @dataclass
 class ResumePoint:
-    """The checkpoint a run resumes from (None: from scratch) and the files passed over, with why."""
+    """The checkpoint a run resumes from (None: from scratch), where it resumes (epochs completed,
+    steps taken), and the files passed over, with why."""
 
     path: Path | None = None
     skipped: list[str] = field(default_factory=list)
+    epochs: int | None = None
+    step: int | None = None
 
     def record(self) -> dict[str, Any]:
         """What summary.json says about it: {"from": "previous.ckpt" or "scratch", "skipped": [...]}."""
@@ -121,7 +136,7 @@ def choose_resume(checkpoint_dir: Path, candidates: tuple[str, ...] = (LAST, PRE
         if not path.is_file():
             continue
         try:
-            verify(path)
+            checkpoint = verify(path)
         except UnusableCheckpoint as err:
             aside = path.with_name(name + ".corrupt")
             os.replace(path, aside)
@@ -129,6 +144,7 @@ def choose_resume(checkpoint_dir: Path, candidates: tuple[str, ...] = (LAST, PRE
             point.skipped.append(f"{name}: {err}")
             continue
         point.path = path
+        point.epochs, point.step = position(checkpoint)
         break
     if point.skipped:
         if point.path:

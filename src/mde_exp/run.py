@@ -148,7 +148,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
         "wall_time_s": (previous or {}).get("wall_time_s", 0.0),
     }
     if resume_from:
-        summary["resumed_from_epoch"], summary["resumed_from_step"] = store.checkpoint_position(resume_from)
+        summary["resumed_from_epoch"], summary["resumed_from_step"] = resume.epochs, resume.step
     store.write_json(directory / "summary.json", summary)
     if resume_from:
         log.info(

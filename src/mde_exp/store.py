@@ -60,18 +60,13 @@ def is_complete(directory: Path) -> bool:
 
 
 def checkpoint_position(path: Path) -> tuple[int, int]:
-    """Where checkpoint `path` resumes: (epochs completed, training steps taken). A checkpoint from the
-    middle of an epoch has not completed that epoch (its batches so far are in the loops' state)."""
+    """Where checkpoint `path` resumes: (epochs completed, training steps taken); see
+    checkpoints.position."""
     import torch
 
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    try:
-        fit = checkpoint["loops"]["fit_loop"]
-        last_batch_done = fit["epoch_loop.batch_progress"]["is_last_batch"]
-        done = fit["epoch_progress"]["current"]["completed"] + int(last_batch_done)
-    except (KeyError, TypeError):
-        done = int(checkpoint["epoch"]) + 1
-    return int(done), int(checkpoint["global_step"])
+    from mde_exp.checkpoints import position
+
+    return position(torch.load(path, map_location="cpu", weights_only=True))
 
 
 def checkpoint_epoch(path: Path) -> int:

@@ -44,6 +44,45 @@ def masked_cross_entropy(
     return (per_token * mask).sum() / mask.sum().clamp(min=1), per_token
 
 
+def token_accumulators() -> tuple[nn.ModuleDict, nn.ModuleDict]:
+    """The per-token accumulators a sequence model logs from: the loss of each evaluated split (the
+    training loss is logged from the step's own) and the accuracy of every split."""
+    loss = nn.ModuleDict({f"{s}_loss": MaskedTokenMean() for s in (*EVAL_STAGES, "test")})
+    acc = nn.ModuleDict({f"{s}_acc": MaskedTokenMean() for s in ("train", *EVAL_STAGES, "test")})
+    return loss, acc
+
+
+def log_token_metrics(
+    module: BookModule,
+    stage: str,
+    loss: torch.Tensor,
+    per_token: torch.Tensor,
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    mask: torch.Tensor,
+) -> None:
+    """Log train/loss per step and epoch, or <stage>/loss per epoch, and <stage>/acc per epoch (next-token
+    accuracy over the masked positions), from `module`'s token_loss and token_acc accumulators."""
+    acc = module.token_acc[f"{stage}_acc"]
+    acc.update(logits.argmax(dim=-1) == targets, mask)
+    if stage == "train":
+        module.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(targets))
+    else:
+        mean_loss = module.token_loss[f"{stage}_loss"]
+        mean_loss.update(per_token, mask)
+        module.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, add_dataloader_idx=False)
+    module.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
+
+
+def next_token(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """N x 1 next tokens from N x V logits: the most likely when `temperature` is 0, otherwise a draw
+    from softmax(logits / temperature)."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator).to(logits.device)
+
+
 class CausalLanguageModule(BookModule):
     """Next-token prediction on (inputs, targets, mask) batches: subclasses implement `forward`,
     mapping N x T token ids to N x T x V logits, position t seeing only tokens 0..t.
@@ -52,6 +91,9 @@ class CausalLanguageModule(BookModule):
     per epoch (the divergence detector reads train/loss_epoch) and, per epoch only, <stage>/loss and
     <stage>/acc (next-token accuracy over masked positions, exact over the split) for train, val,
     train_eval and test.
+
+    `generate` continues prompts; subclasses may override `start_generation` and `continue_generation`
+    (by default each step re-reads everything generated so far).
     """
 
     def __init__(
@@ -64,26 +106,49 @@ class CausalLanguageModule(BookModule):
         if int(vocab_size) < 2:
             raise ValueError(f"vocab_size={vocab_size}: needs at least 2 tokens")
         self.vocab_size = int(vocab_size)
-        # The training loss is logged from the step's own loss; the evaluated splits accumulate theirs.
-        self.token_loss = nn.ModuleDict({f"{s}_loss": MaskedTokenMean() for s in (*EVAL_STAGES, "test")})
-        self.token_acc = nn.ModuleDict(
-            {f"{s}_acc": MaskedTokenMean() for s in ("train", *EVAL_STAGES, "test")}
-        )
+        self.token_loss, self.token_acc = token_accumulators()
 
     def _step(self, batch: Batch, stage: str) -> torch.Tensor:
         inputs, targets, mask = batch
         logits = self(inputs)
         loss, per_token = masked_cross_entropy(logits, targets, mask)
-        acc = self.token_acc[f"{stage}_acc"]
-        acc.update(logits.argmax(dim=-1) == targets, mask)
-        if stage == "train":
-            self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(inputs))
-        else:
-            mean_loss = self.token_loss[f"{stage}_loss"]
-            mean_loss.update(per_token, mask)
-            self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, add_dataloader_idx=False)
-        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        log_token_metrics(self, stage, loss, per_token, logits, targets, mask)
         return loss
+
+    def start_generation(self, tokens: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """Logits (N x T x V) for the prompts `tokens`, and the state a continuation needs."""
+        return self(tokens), tokens
+
+    def continue_generation(self, token: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """Logits after appending `token` (N x 1) to what `state` holds, and the new state."""
+        return self.start_generation(torch.cat((state, token), dim=1))
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompt_ids: torch.Tensor,
+        steps: int,
+        temperature: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Continue each prompt (N x P token ids, or one prompt of P ids) by `steps` tokens: the most
+        likely next token when `temperature` is 0, otherwise a draw from softmax(logits / temperature).
+        Returns the prompts with their continuations (N x (P + steps), or P + steps)."""
+        if temperature < 0:
+            raise ValueError(f"temperature={temperature}: must be >= 0")
+        was_training = self.training
+        self.eval()
+        single = prompt_ids.dim() == 1
+        tokens = (prompt_ids[None] if single else prompt_ids).to(self.device, torch.long)
+        logits, state = self.start_generation(tokens)
+        out = [tokens]
+        for _ in range(int(steps)):
+            nxt = next_token(logits[:, -1], temperature, generator)
+            out.append(nxt)
+            logits, state = self.continue_generation(nxt, state)
+        self.train(was_training)
+        result = torch.cat(out, dim=1)
+        return result[0] if single else result
 
 
 class RecurrentLanguageModel(CausalLanguageModule):
@@ -151,34 +216,8 @@ class RecurrentLanguageModel(CausalLanguageModule):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         return self.run(inputs)[0]
 
-    @torch.no_grad()
-    def generate(
-        self,
-        prompt_ids: torch.Tensor,
-        steps: int,
-        temperature: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Continue each prompt (N x P token ids, or one prompt of P ids) by `steps` tokens: the most
-        likely next token when `temperature` is 0, otherwise a draw from softmax(logits / temperature).
-        Returns the prompts with their continuations (N x (P + steps), or P + steps)."""
-        if temperature < 0:
-            raise ValueError(f"temperature={temperature}: must be >= 0")
-        was_training = self.training
-        self.eval()
-        single = prompt_ids.dim() == 1
-        tokens = (prompt_ids[None] if single else prompt_ids).to(self.device, torch.long)
-        logits, state = self.run(tokens)
-        out = [tokens]
-        for _ in range(int(steps)):
-            last = logits[:, -1]
-            if temperature == 0:
-                nxt = last.argmax(dim=-1, keepdim=True)
-            else:
-                probs = torch.softmax(last / temperature, dim=-1)
-                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(self.device)
-            out.append(nxt)
-            logits, state = self.run(nxt, state)
-        self.train(was_training)
-        result = torch.cat(out, dim=1)
-        return result[0] if single else result
+    def start_generation(self, tokens: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        return self.run(tokens)
+
+    def continue_generation(self, token: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        return self.run(token, state)

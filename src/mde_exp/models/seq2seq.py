@@ -8,7 +8,13 @@ from torch import nn
 
 from mde_exp.data.sequences import EOS_ID, PAD_ID, SEP_ID, source_lengths
 from mde_exp.models.base import EVAL_STAGES, BookModule, OptimizerFactory, SchedulerFactory
-from mde_exp.models.rnn import Batch, MaskedTokenMean, masked_cross_entropy
+from mde_exp.models.rnn import (
+    Batch,
+    MaskedTokenMean,
+    log_token_metrics,
+    masked_cross_entropy,
+    token_accumulators,
+)
 
 
 class FramedSplit(NamedTuple):
@@ -113,10 +119,7 @@ class EncoderDecoderModule(BookModule):
             raise ValueError(f"vocab_size={vocab_size}: needs the 3 special tokens and at least one symbol")
         self.vocab_size = int(vocab_size)
         self.last_attention: torch.Tensor | None = None
-        self.token_loss = nn.ModuleDict({f"{s}_loss": MaskedTokenMean() for s in (*EVAL_STAGES, "test")})
-        self.token_acc = nn.ModuleDict(
-            {f"{s}_acc": MaskedTokenMean() for s in ("train", *EVAL_STAGES, "test")}
-        )
+        self.token_loss, self.token_acc = token_accumulators()
         self.sequence_exact = nn.ModuleDict({f"{s}_exact": MaskedTokenMean() for s in (*EVAL_STAGES, "test")})
 
     # -- what subclasses provide -------------------------------------------------------------
@@ -192,18 +195,11 @@ class EncoderDecoderModule(BookModule):
         split = split_framed(inputs, targets, mask)
         logits = self.teacher_forced(split.source, split.source_mask, split.decoder_inputs)
         loss, per_token = masked_cross_entropy(logits, split.decoder_targets, split.decoder_mask)
-        acc = self.token_acc[f"{stage}_acc"]
-        acc.update(logits.argmax(dim=-1) == split.decoder_targets, split.decoder_mask)
-        if stage == "train":
-            self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(inputs))
-        else:
-            mean_loss = self.token_loss[f"{stage}_loss"]
-            mean_loss.update(per_token, split.decoder_mask)
-            self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        log_token_metrics(self, stage, loss, per_token, logits, split.decoder_targets, split.decoder_mask)
+        if stage != "train":
             generated = self.greedy_decode(split.source, split.source_mask, split.decoder_targets.shape[1])
             exact = self.sequence_exact[f"{stage}_exact"]
             matches = exact_matches(generated, split.decoder_targets, split.decoder_mask)
             exact.update(matches, torch.ones_like(matches))
             self.log(f"{stage}/exact", exact, on_step=False, on_epoch=True, add_dataloader_idx=False)
-        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
         return loss

@@ -110,34 +110,9 @@ class TransformerLanguageModel(CausalLanguageModule):
         mask = causal_mask(inputs.shape[1], inputs.device) & padding_mask(inputs, PAD_ID)
         return self.readout(self.decoder(self.embed(inputs), mask))
 
-    @torch.no_grad()
-    def generate(
-        self,
-        prompt_ids: torch.Tensor,
-        steps: int,
-        temperature: float = 0.0,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """Continue each prompt (N x P token ids, or one prompt of P ids) by `steps` tokens: the most
-        likely next token when `temperature` is 0, otherwise a draw from softmax(logits / temperature).
-        Each step reads the last `seq_len` tokens. Returns the prompts with their continuations
-        (N x (P + steps), or P + steps)."""
-        if temperature < 0:
-            raise ValueError(f"temperature={temperature}: must be >= 0")
-        was_training = self.training
-        self.eval()
-        single = prompt_ids.dim() == 1
-        tokens = (prompt_ids[None] if single else prompt_ids).to(self.device, torch.long)
-        for _ in range(int(steps)):
-            last = self(tokens[:, -self.seq_len :])[:, -1]
-            if temperature == 0:
-                nxt = last.argmax(dim=-1, keepdim=True)
-            else:
-                probs = torch.softmax(last / temperature, dim=-1)
-                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(self.device)
-            tokens = torch.cat((tokens, nxt), dim=1)
-        self.train(was_training)
-        return tokens[0] if single else tokens
+    def start_generation(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Generation reads the last `seq_len` tokens (the context the model was trained on)."""
+        return self(tokens[:, -self.seq_len :]), tokens
 
 
 class TransformerMemory(NamedTuple):
