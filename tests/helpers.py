@@ -47,3 +47,24 @@ class SignalAtStep(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step == self.step and os.environ.get(FAULT_SWITCH):
             os.kill(os.getpid(), self.signum)
+
+
+class RecordThreads(L.Callback):
+    """Writes, when training starts, this process's torch thread count and its OMP_NUM_THREADS to a new
+    `<folder>/<pid>-<ns>.json`: what a sweep job that a launcher (joblib, Ray) runs actually got."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        import json
+
+        import torch
+
+        record = {
+            "torch_threads": torch.get_num_threads(),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        }
+        os.makedirs(self.folder, exist_ok=True)
+        with open(os.path.join(self.folder, f"{os.getpid()}-{time.time_ns()}.json"), "w") as f:
+            json.dump(record, f)

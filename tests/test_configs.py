@@ -157,8 +157,8 @@ def test_norm_option(option, digits):
 def test_trainer_option(option):
     cfg = store.compose([f"trainer={option}"])
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
-        assert cfg.trainer.devices == 1
-        pytest.skip("no GPU here: composed only")
+        assert cfg.trainer.devices >= 1
+        pytest.skip("no GPU here: composed only (test_distributed builds trainer=ddp on the CPU)")
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     assert isinstance(trainer, L.Trainer)
     assert trainer.max_epochs == cfg.profile.max_epochs

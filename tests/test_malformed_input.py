@@ -31,7 +31,8 @@ CONTEXTS = (
     ("scheduler=step",),
     ("callbacks=early_stopping",),
 )
-GROUPS = sorted(p.name for p in config_dir().iterdir() if p.is_dir())
+# The project's config groups (conf/hydra/ holds presets of Hydra's own groups: launchers).
+GROUPS = sorted(p.name for p in config_dir().iterdir() if p.is_dir() and p.name != "hydra")
 # Words that Hydra's override grammar reads as something other than a string.
 RESERVED = {"true", "false", "null", "nan", "inf"}
 # Keys that take more than one kind of value by design (Lightning's devices: 1, "auto", [0, 1]).

@@ -8,6 +8,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from mde_exp import ensemble
+from mde_exp.distributed import is_rank_zero
 from mde_exp.errors import UserError
 from mde_exp.paths import config_dir
 from mde_exp.preemption import Preempted, exit_code
@@ -25,6 +27,11 @@ def app(cfg: DictConfig) -> None:
     if multirun:
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     try:
+        if ensemble.size(cfg) > 1:  # N members trained as one vectorised model, stored as N runs
+            for member in ensemble.execute_ensemble(cfg):
+                note = " (already done: skipped)" if member.skipped else ""
+                log.info("%s: %s%s%s", member.dir, member.status, _headline(member.metrics), note)
+            return
         result = execute(cfg, progress_bar=not multirun)
     except UserError:
         raise
@@ -36,6 +43,8 @@ def app(cfg: DictConfig) -> None:
         if not multirun:
             raise
         log.error("job failed (%s); recorded in the store, the sweep goes on", err)
+        return
+    if not is_rank_zero():  # under DDP the first process says how the run ended
         return
     note = " (already done: skipped)" if result.skipped else ""
     log.info("%s: %s%s%s", result.dir, result.status, _headline(result.metrics), note)

@@ -18,10 +18,13 @@ from types import FrameType
 from typing import Any
 
 import lightning as L
+import torch
 
 log = logging.getLogger(__name__)
 
 SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# Under DDP, how often the processes agree on whether one of them received a signal (an all-reduce).
+AGREE_EVERY_N_STEPS = 10
 
 
 def exit_code(signum: int) -> int:
@@ -99,21 +102,36 @@ class PreemptionCheckpoint(L.Callback):
         trainer.save_checkpoint(self.checkpoint, weights_only=False)
         self.saved_at = trainer.global_step
         log.warning("checkpoint saved to %s at step %d", self.checkpoint, trainer.global_step)
-        if self.received == signal.SIGUSR1 and (job := slurm_job_id()) and request_requeue(job):
+        requeue = self.received == signal.SIGUSR1 and trainer.is_global_zero
+        if requeue and (job := slurm_job_id()) and request_requeue(job):
             log.warning("requeued SLURM job %s", job)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         """Save at the step boundary Lightning's own checkpoints use. Not after an epoch's last batch:
         Lightning resumes from there as if the epoch's validation had run, so that save waits for the
         epoch's end."""
-        if self.received is None or self.saved_at is not None:
+        if self.saved_at is not None or not self._agreed(trainer, every=AGREE_EVERY_N_STEPS):
             return
         if not trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             self._save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.received is not None and self.saved_at is None:
+        if self.saved_at is None and self._agreed(trainer):
             self._save(trainer)
+
+    def _agreed(self, trainer: L.Trainer, every: int = 1) -> bool:
+        """Whether to save now. Under DDP the save is collective, so every process decides the same:
+        a signal any process received counts for all, agreed by a small all-reduce every `every` steps
+        and at each epoch's end (DDP only; every process has the same step count, so all take part)."""
+        if trainer.world_size == 1:
+            return self.received is not None
+        if trainer.global_step % every:  # a process that received a signal waits for the agreement too
+            return False
+        flag = torch.tensor(float(self.received or 0), device=trainer.strategy.root_device)
+        signum = int(trainer.strategy.reduce(flag, reduce_op="max"))
+        if signum and self.received is None:
+            self.received = signum
+        return bool(signum)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         """Stop once the saved step's (or epoch's) metrics are logged: at the next step."""

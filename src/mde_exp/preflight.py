@@ -10,6 +10,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from mde_exp import store, sweep
+from mde_exp.distributed import check_multirun
 from mde_exp.errors import ConfigError
 from mde_exp.paths import config_dir
 from mde_exp.validate import check_config
@@ -156,6 +157,12 @@ def _without_hydra(cfg: DictConfig) -> DictConfig:
     return job
 
 
+def _trainer_choice(base: DictConfig, job: Sequence[str]) -> str:
+    """The trainer option a job runs with (its own override, else the composed default's)."""
+    chosen = [o.split("=", 1)[1] for o in job if o.startswith("trainer=")]
+    return chosen[-1] if chosen else str(base.hydra.runtime.choices.get("trainer", "default"))
+
+
 def check_command_line(argv: Sequence[str]) -> int:
     """Validate every job of the command line `argv` (without the program name); return the job count.
 
@@ -201,6 +208,8 @@ def check_command_line(argv: Sequence[str]) -> int:
         _check_keys(cfg, job)
         _check_types(job)
         _check_resolves(cfg, job)
+        if multirun:  # DDP re-runs the command line per process: not inside a sweep's launcher
+            check_multirun(cfg.trainer, base.hydra.launcher, _trainer_choice(base, job))
         try:
             check_config(cfg)
         except OmegaConfBaseException as err:  # a key the run needs, removed (~model) or set to null

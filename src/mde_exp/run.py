@@ -18,10 +18,12 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from mde_exp import checkpoints, store
+from mde_exp import checkpoints, speed, store
 from mde_exp.callbacks import DivergenceDetector
 from mde_exp.data.base import BookDataModule
-from mde_exp.loggers import FlushMetricsBeforeCheckpoint, StoreCSVLogger, resolve_wandb_mode
+from mde_exp.distributed import is_rank_zero
+from mde_exp.errors import ConfigError
+from mde_exp.loggers import FlushMetricsBeforeCheckpoint, StoreCSVLogger, resolve_wandb_mode, wandb_tags
 from mde_exp.preemption import Preempted, PreemptionCheckpoint
 from mde_exp.resume_state import ExactResume
 from mde_exp.validate import check_config, model_inputs_for
@@ -94,7 +96,7 @@ def _build_loggers(cfg: DictConfig, directory: Path, keep_before_step: int | Non
     for name, spec in (cfg.logger or {}).items():
         factory = instantiate(spec)
         if name == "wandb":
-            tags = [t for t in (cfg.book_section and f"section-{cfg.book_section}", cfg.figure_id) if t]
+            tags = wandb_tags(cfg.book_section, cfg.figure_id, cfg.tags)
             loggers.append(
                 factory(
                     save_dir=str(directory),
@@ -102,7 +104,7 @@ def _build_loggers(cfg: DictConfig, directory: Path, keep_before_step: int | Non
                     name=f"{cfg.experiment}/{directory.name}",
                     group=str(cfg.experiment),
                     job_type="train",
-                    tags=[*tags, *cfg.tags],
+                    tags=tags,
                     config=resolved,
                 )
             )
@@ -116,6 +118,8 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     otherwise train from scratch. Raises on bad configuration before anything is written; a run
     that fails while training is recorded as failed and the exception is raised again."""
     check_config(cfg)
+    if (cfg.get("ensemble") or {}).get("size", 1) > 1:
+        raise ConfigError("ensemble.size>1 trains several runs: call mde_exp.ensemble.execute_ensemble(cfg)")
     directory = store.run_dir(cfg)
     previous = store.read_summary(directory)
     if cfg.store.skip_finished and store.is_complete(directory):
@@ -128,7 +132,9 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     resume = checkpoints.choose_resume(directory / "checkpoints") if cfg.store.resume else None
     resume_from = resume.path if resume else None
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    writer = is_rank_zero()  # under DDP only the first process writes the store (Lightning's own: rank 0)
+    if writer:
+        (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     started = time.time()
     summary: dict[str, Any] = {
         "status": "running",
@@ -149,7 +155,8 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     }
     if resume_from:
         summary["resumed_from_epoch"], summary["resumed_from_step"] = resume.epochs, resume.step
-    store.write_json(directory / "summary.json", summary)
+    if writer:
+        store.write_json(directory / "summary.json", summary)
     if resume_from:
         log.info(
             "resuming %s from %s: %d epochs and %d steps done",
@@ -162,6 +169,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     try:
         datamodule = instantiate(cfg.data)
         model = _build_model(cfg, datamodule)
+        speed_options = speed.apply(cfg.get("speed"), model)  # compile, matmul and Trainer precision
         loggers = _build_loggers(cfg, directory, summary["resumed_from_step"])
         callbacks = [
             FlushMetricsBeforeCheckpoint(),
@@ -191,6 +199,7 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
             default_root_dir=str(directory),
             enable_progress_bar=progress_bar,
             plugins=[checkpoints.AtomicCheckpointIO()],  # atomic writes, previous.ckpt, weights-only
+            **speed_options,
         )
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         fit_metrics = _floats(trainer.callback_metrics)
@@ -225,7 +234,8 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
                 )
                 if getattr(lg, "fallback", None):  # online was asked for and failed: offline instead
                     summary["wandb"].update(mode="offline", online_failed=lg.fallback)
-        store.write_json(directory / "summary.json", summary)
+        if is_rank_zero():  # the rank Lightning gave this process, now that the strategy has set up
+            store.write_json(directory / "summary.json", summary)
         _finish_wandb(summary["status"])
     return RunResult(directory, summary["status"], summary["metrics"], summary=summary)
 

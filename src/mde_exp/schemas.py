@@ -59,6 +59,16 @@ class ProfileConf:
 
 
 @dataclass
+class SpeedConf:
+    """conf/speed: torch.compile, the float32 matmul precision and the Trainer's precision (mde_exp.speed)."""
+
+    compile: bool = False
+    compile_mode: Optional[str] = None  # noqa: UP045
+    matmul_precision: str = "highest"
+    precision: Optional[str] = None  # noqa: UP045
+
+
+@dataclass
 class StoreConf:
     """The run store: where runs go, and whether finished runs are skipped and interrupted ones resumed."""
 
@@ -66,6 +76,16 @@ class StoreConf:
     skip_finished: bool = True
     resume: bool = True
     checkpoint_every_n_steps: Optional[int] = None  # noqa: UP045
+
+
+@dataclass
+class EnsembleConf:
+    """A vectorised ensemble (mde_exp.ensemble): size, the members' seeds, one key varied with its values."""
+
+    size: int = 1
+    seeds: Optional[list[int]] = None  # noqa: UP045
+    vary: Optional[str] = None  # noqa: UP045
+    values: Optional[list[Any]] = None  # noqa: UP045
 
 
 @dataclass
@@ -78,9 +98,10 @@ class RunConf:
     book_section: Optional[str] = None  # noqa: UP045
     figure_id: Optional[str] = None  # noqa: UP045
     store: StoreConf = field(default_factory=StoreConf)
+    ensemble: EnsembleConf = field(default_factory=EnsembleConf)
 
 
-HAND_WRITTEN = {"init": InitConf, "norm": NormConf, "profile": ProfileConf}
+HAND_WRITTEN = {"init": InitConf, "norm": NormConf, "profile": ProfileConf, "speed": SpeedConf}
 TARGET_GROUPS = ("data", "model", "optimizer", "scheduler")
 
 

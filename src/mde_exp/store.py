@@ -22,7 +22,15 @@ from omegaconf import DictConfig, OmegaConf
 from mde_exp.paths import config_dir
 
 # Keys that do not change what a run computes, and so are left out of its hash.
-HASH_EXCLUDE = ("experiment", "seed", "store", "logger", "tags", "book_section", "figure_id", "hydra")
+# `ensemble` is how runs are trained together, not what each computes: a member hashes as its plain run.
+HASH_EXCLUDE = (
+    "experiment", "seed", "store", "logger", "tags", "book_section", "figure_id", "hydra", "ensemble",
+)  # fmt: skip
+# Keys left out of the hash while they hold these values (conf/speed/default.yaml: all speed options off),
+# so that adding them kept the hashes, and run folders, of the runs stored before.
+HASH_DEFAULTS = {
+    "speed": {"compile": False, "compile_mode": None, "matmul_precision": "highest", "precision": None}
+}
 FINAL_STATUSES = ("finished", "diverged")
 
 
@@ -31,6 +39,9 @@ def config_hash(cfg: DictConfig) -> str:
     data = OmegaConf.to_container(cfg, resolve=True)
     for key in HASH_EXCLUDE:
         data.pop(key, None)
+    for key, default in HASH_DEFAULTS.items():
+        if data.get(key) == default:
+            del data[key]
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 

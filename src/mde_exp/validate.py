@@ -10,6 +10,8 @@ from typing import Any
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from mde_exp import speed
+from mde_exp.distributed import check_run_on
 from mde_exp.errors import ConfigError
 from mde_exp.loggers import WANDB_MODES
 from mde_exp.nn.activations import ACTIVATIONS
@@ -131,6 +133,35 @@ def _check_run(cfg: DictConfig) -> None:
     wandb = (cfg.get("logger") or {}).get("wandb") or {}
     if wandb.get("mode", "auto") not in WANDB_MODES:
         raise ConfigError(f"logger.wandb.mode={wandb.get('mode')}: choose one of {', '.join(WANDB_MODES)}")
+
+
+def _check_ensemble(cfg: DictConfig) -> None:
+    """ensemble.size >= 1; its seeds and values, where given, one per member; `vary` an existing key that
+    is not the run's own (seed, store, ensemble, ...)."""
+    ens = cfg.get("ensemble") or {}
+    size = ens.get("size", 1)
+    if not _is_count(size) or size < 1:
+        raise ConfigError(f"ensemble.size={size}: must be a positive integer (1: an ordinary run)")
+    seeds, vary, values = ens.get("seeds"), ens.get("vary"), ens.get("values")
+    if seeds is not None and (
+        len(seeds) != size or any(not _is_count(s) or not 0 <= s < 2**32 for s in seeds)
+    ):
+        raise ConfigError(f"ensemble.seeds={seeds}: must be {size} integers in [0, 2^32), one per member")
+    if (vary is None) != (values is None):
+        raise ConfigError("ensemble.vary and ensemble.values go together: a key and one value per member")
+    if vary is not None:
+        if (
+            vary.split(".")[0] in ("experiment", "seed", "tags", "store", "logger", "ensemble", "hydra")
+            or OmegaConf.select(cfg, vary) is None
+        ):
+            raise ConfigError(f"ensemble.vary={vary}: must name a set config key such as optimizer.lr")
+        if len(values) != size:
+            raise ConfigError(f"ensemble.values has {len(values)} values for ensemble.size={size} members")
+    if size > 1:  # what a vectorised ensemble cannot reproduce, refused here (before Hydra starts)
+        from mde_exp.ensemble import check_supported, member_configs
+
+        check_supported(cfg)
+        member_configs(cfg)
 
 
 # Data configurations already loaded and split once in this process (a sweep checks each once),
@@ -272,7 +303,7 @@ def _check_training_builds(cfg: DictConfig, model: Any) -> None:
         quiet = logging.root.manager.disable
         logging.disable(logging.WARNING)  # the Trainer's device lines belong to the run, not the check
         try:
-            instantiate(
+            trainer = instantiate(
                 cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False, enable_progress_bar=False
             )
         finally:
@@ -281,6 +312,7 @@ def _check_training_builds(cfg: DictConfig, model: Any) -> None:
         raise ConfigError(
             f"{part}: {str(_cause(err)).splitlines()[0] or type(_cause(err)).__name__}"
         ) from None
+    check_run_on(cfg, trainer.world_size)  # DDP: global batch divisible, data sharded (mde_exp.distributed)
 
 
 def _cause(err: BaseException) -> BaseException:
@@ -293,8 +325,11 @@ def _cause(err: BaseException) -> BaseException:
 def check_config(cfg: DictConfig) -> None:
     """Raise ConfigError (or DataNotFoundError) for the first problem in `cfg`; return if it can run."""
     _check_run(cfg)
+    _check_ensemble(cfg)
     _check_model(cfg)
     _check_dropout(cfg)
     _check_optimizer(cfg)
     check_types(cfg)
+    for problem in speed.problems(cfg.get("speed")):
+        raise ConfigError(problem)
     _check_trainer_and_data(cfg)

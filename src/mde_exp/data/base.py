@@ -67,6 +67,11 @@ class TensorSplitsDataModule(BookDataModule):
             epoch=lambda: self.trainer.current_epoch if self.trainer is not None else 0,
             passes=passes,
             position=self._training_position if shuffle else lambda: 0,
+            # Under DDP each rank takes its share of every (global) batch; training pads a last batch
+            # that does not share out equally, so that every rank takes every step.
+            rank=self.trainer.global_rank if self.trainer is not None else 0,
+            world_size=self.trainer.world_size if self.trainer is not None else 1,
+            pad=shuffle,
         )
 
     def _training_position(self) -> int:

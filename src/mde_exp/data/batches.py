@@ -20,6 +20,14 @@ class TensorBatches:
     completed (read from `position`, since Lightning's prefetching draws batches before they are used),
     and after `load_state_dict` the next iteration of that same epoch skips those batches, so a run
     resumed from a mid-epoch checkpoint sees exactly the batches an uninterrupted one would.
+
+    On several processes (DDP), `batch_size` is the global batch: every rank draws the same permutation
+    and process `rank` of `world_size` takes its contiguous share of each batch (ceil(b / world_size) of a
+    batch of b examples), so the ranks together see exactly the batches of a single process and DDP's
+    gradient average is the single-process gradient. With `pad` (training: every rank must take a step
+    for every batch) a last batch that does not share out equally is wrapped around (as Lightning's
+    DistributedSampler pads); without it (evaluation) the last shares are shorter, and a rank whose share
+    is empty skips that batch.
     """
 
     def __init__(
@@ -31,11 +39,16 @@ class TensorBatches:
         epoch: Callable[[], int] = lambda: 0,
         passes: int = 1,
         position: Callable[[], int] = lambda: 0,
+        rank: int = 0,
+        world_size: int = 1,
+        pad: bool = False,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         if passes < 1:
             raise ValueError(f"passes must be positive, got {passes}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of world_size={world_size} processes")
         self.tensors = tensors
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -43,6 +56,9 @@ class TensorBatches:
         self.epoch = epoch
         self.passes = int(passes)
         self.position = position
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.pad = bool(pad)
         self._resume_at: tuple[int, int] | None = None  # (epoch, batches to skip) after load_state_dict
 
     def state_dict(self) -> dict[str, Any]:
@@ -70,7 +86,9 @@ class TensorBatches:
     def _pass(self, number: int, first_batch: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
         n = len(self.tensors[0])
         starts = range(first_batch * self.batch_size, n, self.batch_size)
-        if self.shuffle:
+        if self.world_size > 1:
+            yield from self._shared_pass(number, starts)
+        elif self.shuffle:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + number)
             order = torch.randperm(n, generator=generator).to(self.tensors[0].device)
             for start in starts:
@@ -79,3 +97,22 @@ class TensorBatches:
         else:
             for start in starts:
                 yield tuple(t[start : start + self.batch_size] for t in self.tensors)
+
+    def _shared_pass(self, number: int, starts: range) -> Iterator[tuple[torch.Tensor, ...]]:
+        """This rank's share of each batch of a pass (see the class docstring)."""
+        n = len(self.tensors[0])
+        device = self.tensors[0].device
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + number)
+            order = torch.randperm(n, generator=generator)
+        else:
+            order = torch.arange(n)
+        for start in starts:
+            batch = order[start : start + self.batch_size]
+            share = -(-len(batch) // self.world_size)
+            positions = torch.arange(self.rank * share, (self.rank + 1) * share)
+            positions = positions % len(batch) if self.pad else positions[positions < len(batch)]
+            if len(positions) == 0:
+                continue
+            index = batch[positions].to(device)
+            yield tuple(t.index_select(0, index) for t in self.tensors)

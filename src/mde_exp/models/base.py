@@ -7,9 +7,11 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchmetrics import Metric
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.regression import MeanSquaredError
 
+from mde_exp.epoch_mean import EpochMean
 from mde_exp.optim import bind_batch_loss
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
@@ -33,9 +35,50 @@ class BookModule(L.LightningModule):
         super().__init__()
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        # The training loss's epoch mean, updated in place at each step and logged once an epoch.
+        self.epoch_means = nn.ModuleDict({"train/loss": EpochMean()})
+        self._logged_this_epoch: set[str] = set()  # the metrics log_epoch_metric logged this epoch
 
     def _step(self, batch: Any, stage: str) -> torch.Tensor:
         raise NotImplementedError
+
+    def log_loss(self, name: str, value: torch.Tensor, batch_size: int, on_step: bool = False) -> None:
+        """Log a batch's `value` into its epoch mean (weighted by `batch_size`), reduced across DDP
+        processes once, at the epoch's end (sync_dist), and with `on_step` also each step's value as
+        `<name>_step`: this process's own, so that no step waits on a collective. The columns are those
+        of one self.log(on_step=True, on_epoch=True): <name>_step and <name>_epoch (or <name> alone).
+        The training loss (a name in `epoch_means`) is summed into an EpochMean in place at each step and
+        logged once an epoch (a Metric: an exact resume keeps its partial sums, DDP reduces it once at
+        the epoch's end); its step value is logged only at the steps the Trainer writes."""
+        common = {"add_dataloader_idx": False, "batch_size": batch_size}
+        if on_step and self._logging_step():
+            self.log(f"{name}_step", value, on_step=True, on_epoch=False, **common)
+        epoch_name = f"{name}_epoch" if on_step else name
+        if self.training and name in self.epoch_means:  # the per-step path: no self.log call
+            self.epoch_means[name].update(value, batch_size)
+            self.log_epoch_metric(epoch_name, self.epoch_means[name])
+            return
+        self.log(epoch_name, value, on_step=False, on_epoch=True, sync_dist=True, **common)
+
+    def _logging_step(self) -> bool:
+        """Whether the Trainer writes this training step's logs (every `log_every_n_steps`): a step-level
+        value logged at other steps would only cost time (Lightning's self.log costs up to a millisecond)."""
+        if self._trainer is None:
+            return True
+        return self._trainer._logger_connector.should_update_logs
+
+    def log_epoch_metric(self, name: str, metric: Metric) -> None:
+        """Log a torchmetrics `metric`'s epoch value (its update is the caller's): Lightning keeps the
+        metric and computes it at the epoch's end, so a training epoch logs it at its first step only;
+        an evaluation logs it at each batch, as usual."""
+        if self.training and self._trainer is not None:
+            if name in self._logged_this_epoch:
+                return
+            self._logged_this_epoch.add(name)
+        self.log(name, metric, on_step=False, on_epoch=True, add_dataloader_idx=False)
+
+    def on_train_epoch_start(self) -> None:  # (not called when a run resumes mid-epoch)
+        self._logged_this_epoch = set()
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
@@ -81,7 +124,8 @@ class ClassifierModule(BookModule):
         self.net: nn.Module = nn.Identity()
         self.accuracy = nn.ModuleDict(
             {
-                f"{stage}_acc": MulticlassAccuracy(num_classes, average="micro")
+                # validate_args=False: its label check (torch.unique) would stop a GPU at every step
+                f"{stage}_acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False)
                 for stage in ("train", *EVAL_STAGES, "test")
             }
         )
@@ -95,11 +139,8 @@ class ClassifierModule(BookModule):
         loss = F.cross_entropy(logits, y)
         acc = self.accuracy[f"{stage}_acc"]
         acc.update(logits, y)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, add_dataloader_idx=False, batch_size=len(y)
-        )
-        self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        self.log_loss(f"{stage}/loss", loss, len(y), on_step=stage == "train")
+        self.log_epoch_metric(f"{stage}/acc", acc)
         return loss
 
 
@@ -132,10 +173,6 @@ class RegressorModule(BookModule):
         loss = F.mse_loss(prediction, target)
         mse = self.mse[f"{stage}_mse"]
         mse.update(prediction.detach(), target)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, add_dataloader_idx=False,
-            batch_size=len(target),
-        )  # fmt: skip
-        self.log(f"{stage}/mse", mse, on_step=False, on_epoch=True, add_dataloader_idx=False)
+        self.log_loss(f"{stage}/loss", loss, len(target), on_step=stage == "train")
+        self.log_epoch_metric(f"{stage}/mse", mse)
         return loss

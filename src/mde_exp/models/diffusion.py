@@ -213,10 +213,7 @@ class Diffusion(BookModule):
         # compares epochs, and leaves the global random state of training alone
         generator = None if stage == "train" else torch.Generator(x0.device).manual_seed(EVAL_SEED)
         loss = self.loss(self.to_model_space(x0), generator=generator)
-        self.log(
-            f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, add_dataloader_idx=False,
-            batch_size=len(x0),
-        )  # fmt: skip
+        self.log_loss(f"{stage}/loss", loss, len(x0), on_step=stage == "train")
         return loss
 
     # --- the reverse process -----------------------------------------------------------------------

@@ -209,5 +209,8 @@ class GAN(BookModule):
         d = self.d_loss(real, fake, penalty=False)
         d["g_loss"] = self.g_loss(fake)
         for name, value in d.items():
-            self.log(f"{stage}/{name}", value, on_epoch=True, add_dataloader_idx=False, batch_size=len(real))
+            self.log(
+                f"{stage}/{name}", value, on_epoch=True, add_dataloader_idx=False, batch_size=len(real),
+                sync_dist=True,
+            )  # fmt: skip
         return d["d_loss"]

@@ -97,11 +97,7 @@ class BinaryLinearEnsemble(ClassifierModule):
             self.optimizers().step()
         acc = self.accuracy[f"{stage}_acc"]
         acc.update(self.class_scores(z.detach()), y)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss", losses.mean(), on_step=on_step, on_epoch=True, add_dataloader_idx=False,
-            batch_size=len(y),
-        )  # fmt: skip
+        self.log_loss(f"{stage}/loss", losses.mean(), len(y), on_step=stage == "train")
         self.log(f"{stage}/acc", acc, on_step=False, on_epoch=True, add_dataloader_idx=False)
         return losses.sum()
 

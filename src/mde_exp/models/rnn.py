@@ -66,7 +66,7 @@ def log_token_metrics(
     acc = module.token_acc[f"{stage}_acc"]
     acc.update(logits.argmax(dim=-1) == targets, mask)
     if stage == "train":
-        module.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=len(targets))
+        module.log_loss("train/loss", loss, len(targets), on_step=True)  # epoch mean reduced across DDP ranks
     else:
         mean_loss = module.token_loss[f"{stage}_loss"]
         mean_loss.update(per_token, mask)

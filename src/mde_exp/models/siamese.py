@@ -143,10 +143,7 @@ class Siamese(BookModule):
         embeddings = self(x)
         loss = self.loss(embeddings, y)
         self.update_metrics(stage, embeddings.detach(), y)
-        on_step = stage == "train"
-        self.log(
-            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, add_dataloader_idx=False, batch_size=len(y)
-        )
+        self.log_loss(f"{stage}/loss", loss, len(y), on_step=stage == "train")
         for name in ("pair_acc", "knn_acc"):
             metric = self.metrics[f"{stage}_{name}"]
             self.log(f"{stage}/{name}", metric, on_step=False, on_epoch=True, add_dataloader_idx=False)

@@ -202,10 +202,7 @@ class VAE(BookModule):
         x = batch[0]
         terms = self.elbo_terms(x)
         loss = -terms["elbo"].mean()
-        self.log(
-            f"{stage}/loss", loss, on_step=stage == "train", on_epoch=True, add_dataloader_idx=False,
-            batch_size=len(x),
-        )  # fmt: skip
+        self.log_loss(f"{stage}/loss", loss, len(x), on_step=stage == "train")
         for name, value in terms.items():
             metric = self.metrics[f"{stage}_{name}"]
             metric.update(value.detach())
