@@ -1,0 +1,1 @@
+"""Pieces the benchmark scripts share (not a benchmark: `make bench` runs only benchmarks/*.py)."""
