@@ -117,6 +117,19 @@ def resolve_wandb_mode(requested: str = "auto") -> str:
     return "online" if wandb_credentials_configured() else "offline"
 
 
+def wandb_tags(book_section: Any, figure_id: Any, extra: Any = ()) -> list[str]:
+    """A run's W&B tags: `chapter-<n>` and `section-<s>` from its book section, its figure id, then the
+    config's own `tags` (a recipe adds its `chapter-<n>` and id there), each once, in that order."""
+    section = str(book_section) if book_section not in (None, "") else None
+    chapter = section and section.split(".")[0].strip()
+    tags = [
+        chapter and chapter.isdigit() and f"chapter-{chapter}",
+        section and f"section-{section}",
+        figure_id,
+    ]
+    return list(dict.fromkeys(str(t) for t in [*tags, *(extra or ())] if t))
+
+
 # Why online W&B failed in this process (None: it has not): later runs go offline without trying again.
 _online_failure: str | None = None
 

@@ -3,7 +3,7 @@
 import importlib.util
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,24 @@ class RecipeContext:
     profile: str
     out_dir: Path
     overrides: Sequence[str] = ()  # added to every run's overrides (e.g. logger=none, store.root=...)
+    recipe_id: str | None = None  # set while a recipe runs: its runs carry its id and chapter (W&B tags)
+    chapter: int | None = None
+
+    def for_recipe(self, recipe: "Recipe") -> "RecipeContext":
+        """This context for running `recipe`: its runs carry the recipe's id and chapter."""
+        return replace(self, recipe_id=recipe.id, chapter=recipe.chapter)
+
+    def recipe_overrides(self) -> list[str]:
+        """`figure_id=<recipe id>` and a `chapter-<n>` tag for the running recipe's runs (the store's config
+        hash leaves both out, so a run shared by two recipes is still found)."""
+        out = [f"figure_id={self.recipe_id}"] if self.recipe_id else []
+        return out + ([f"tags=[chapter-{self.chapter}]"] if self.chapter is not None else [])
 
     def compose(self, overrides: Sequence[str], return_hydra_config: bool = False) -> DictConfig:
-        return store.compose([f"profile={self.profile}", *overrides, *self.overrides], return_hydra_config)
+        return store.compose(
+            [f"profile={self.profile}", *self.recipe_overrides(), *overrides, *self.overrides],
+            return_hydra_config,
+        )
 
     def train(self, overrides: Sequence[str]) -> RunResult:
         """One run through the store (skipped if finished, resumed if interrupted)."""
