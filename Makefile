@@ -7,6 +7,8 @@ PROFILE ?= quick
 ONLY    ?=
 CHAPTER ?=
 RERUN   ?=
+# recipes run at once by reproduce-figures (each in its own process, cores/JOBS torch threads)
+JOBS    ?= 1
 EXP     ?= dropout_sweep
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (auto: one per core; 0 runs in-process)
@@ -47,7 +49,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests experiments benchmarks
 
 reproduce-figures: $(STAMP)
-	$(PY) -m mde_exp.reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(RERUN),--rerun)
+	$(PY) -m mde_exp.reproduce --profile $(PROFILE) $(if $(ONLY),--only $(ONLY)) $(if $(CHAPTER),--chapter $(CHAPTER)) $(if $(RERUN),--rerun) --jobs $(JOBS)
 
 # Headless Chromium for tests/test_report_browser.py: Debian's package, installed when missing (as root).
 CHROMIUM ?= /usr/bin/chromium

@@ -153,3 +153,20 @@ def test_failed_and_broken_recipes_run_again_and_exit_1(capsys, tmp_path, monkey
     assert reproduce.main(["--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "ValueError: broken recipe" in err and "0 pass, 0 fail, 1 error, 0 skipped (done) of 1" in err
+
+
+def test_a_jobs_count_below_one_is_refused(capsys, tmp_path):
+    err = error_of(capsys, ["--only", "fig-2.6", "--jobs", "0"], tmp_path)
+    assert "--jobs 0: give how many recipes run at once, 1 or more" in err
+
+
+def test_recipes_run_in_parallel_worker_processes_write_the_same_records(tmp_path):
+    """--jobs 2: two recipes at once in spawned workers; their records and the report are as a serial
+    run writes them (the workers' W&B is off through the override)."""
+    out = tmp_path / "figures"
+    args = ["--only", "fig-2.6,fig-5.6", "--profile", "tiny", "--jobs", "2", "--out", str(out)]
+    assert reproduce.main([*args, "logger=none", f"store.root={tmp_path / 'runs'}"]) == 0
+    records = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert set(records) == {"fig-2.6", "fig-5.6"}
+    assert all(r["status"] == "pass" and r["wall_time_s"] > 0 for r in records.values())
+    assert (out / "fig-2.6.png").is_file() and (out / "index.html").is_file()

@@ -108,3 +108,29 @@ def test_a_killed_run_resumes_and_keeps_its_epoch_count(tmp_path):
     assert epochs["train/loss"].loc[resumed:].notna().all()
     rows = pd.read_csv(directory / "metrics.csv")
     assert rows.dropna(subset=["val/acc"])["epoch"].tolist() == [0, 1, 2, 3], "each epoch logged once"
+
+
+def test_a_run_held_by_another_process_is_waited_for(tmp_path):
+    """store.run_lock: a second process asking for a run that another holds waits until it is let go
+    (two recipes of a parallel reproduction never train the same run at once)."""
+    import subprocess
+    import sys
+
+    directory = tmp_path / "runs" / "default" / "abc-seed0"
+    held, released = tmp_path / "held", tmp_path / "released"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import pathlib, time\nfrom mde_exp import store\n"
+            f"with store.run_lock(pathlib.Path({str(directory)!r})):\n"
+            f"    pathlib.Path({str(held)!r}).touch(); time.sleep(1.5)\n"
+            f"    pathlib.Path({str(released)!r}).touch()\n"
+        )]
+    )  # fmt: skip
+    deadline = time.time() + 60
+    while not held.exists():
+        assert holder.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    with store.run_lock(directory):
+        assert released.exists()  # entered only once the other process let go
+    assert holder.wait(timeout=60) == 0
+    assert not directory.parent.exists()  # the lock file is kept out of the experiment's folder

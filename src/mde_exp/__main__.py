@@ -14,6 +14,7 @@ from mde_exp.errors import UserError
 from mde_exp.paths import config_dir
 from mde_exp.preemption import Preempted, exit_code
 from mde_exp.preflight import check_command_line
+from mde_exp.quiet import quiet_library_warnings
 from mde_exp.run import execute
 from mde_exp.sweep_outcomes import report, sweep_jobs
 
@@ -69,6 +70,7 @@ def _headline(metrics: dict[str, float]) -> str:
 def main() -> None:
     """Console entry point: refuse a bad command line in one line (exit 2), else hand it to Hydra; after a
     sweep, print each job's outcome and exit 1 if any job failed (see sweep_outcomes)."""
+    quiet_library_warnings()
     try:
         check_command_line(sys.argv[1:])
     except UserError as err:

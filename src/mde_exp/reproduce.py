@@ -7,18 +7,23 @@ runs (point store.root= at a new folder, or delete the runs, to train again).
 """
 
 import argparse
+import functools
 import json
 import logging
+import multiprocessing
+import os
 import shlex
 import sys
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mde_exp.errors import UserError
+from mde_exp.quiet import quiet_library_warnings
 from mde_exp.recipes import PROFILES, Recipe, RecipeContext, load_recipes
 from mde_exp.report import write_report
 from mde_exp.reproduce_checks import check_full_data, check_overrides, select
@@ -41,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run recipes whose record in --out already passed in this profile (without it they are "
         "skipped); stored training runs are reused either way",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="recipes run at once, each in its own process with cores/jobs torch threads (default 1)",
     )
     p.add_argument("--out", type=Path, default=Path("figures"), help="where figures and the report go")
     p.add_argument("--list", action="store_true", help="list the recipes and exit")
@@ -76,7 +87,92 @@ def _recipes(n: int) -> str:
     return f"{n} recipe{'' if n == 1 else 's'}"
 
 
+def run_recipe(recipe: Recipe, ctx: RecipeContext, out: Path) -> dict:
+    """Run one recipe, write its record `out/<id>.json` (and its W&B figure run) and return the record;
+    a recipe that raises is recorded with status "error" (the others still run)."""
+    started = time.time()
+    record = {
+        "id": recipe.id,
+        "title": recipe.title,
+        "book_ref": recipe.book_ref,
+        "chapter": recipe.chapter,
+        "claim": recipe.claim,
+        "profile": ctx.profile,
+        "overrides": list(ctx.overrides),
+        "command": shlex.join(
+            [
+                "python",
+                "-m",
+                "mde_exp.reproduce",
+                "--only",
+                recipe.id,
+                "--profile",
+                ctx.profile,
+                "--rerun",
+                *ctx.overrides,
+            ]
+        ),  # fmt: skip
+    }
+    try:
+        output = recipe.run(ctx.for_recipe(recipe))
+        status = "pass" if all(c.passed for c in output.claims) and output.claims else "fail"
+        record.update(
+            status=status,
+            claims=[c.to_dict() for c in output.claims],
+            values=output.values,
+            runs=output.runs,
+            figure=output.figure.name,
+        )
+    except Exception as err:  # one broken recipe is reported; the others still run
+        status = "error"
+        record.update(status=status, claims=[], error="".join(traceback.format_exception(err)))
+    record["wall_time_s"] = round(time.time() - started, 2)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / f"{recipe.id}.json", record)
+    log_figure_run(record, out, list(ctx.overrides))
+    return record
+
+
+def _run_in_worker(recipe_id: str, profile: str, overrides: list[str], out: Path, threads: int) -> dict:
+    """run_recipe in a worker process of a parallel reproduction (--jobs), with `threads` torch threads."""
+    import torch
+
+    torch.set_num_threads(threads)
+    quiet_library_warnings()
+    _quiet_lightning()
+    recipe = _recipes_by_id()[recipe_id]
+    return run_recipe(recipe, RecipeContext(profile=profile, out_dir=out, overrides=overrides), out)
+
+
+@functools.cache
+def _recipes_by_id() -> dict[str, Recipe]:
+    return load_recipes()
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _run_parallel(todo: list[Recipe], args: argparse.Namespace, progress, task, finished) -> None:
+    """Run `todo` in `args.jobs` worker processes (spawned: each imports torch afresh), the longest
+    recipes first (by their quick-profile estimate) so that the last ones to finish are short; the
+    run store's lock keeps two recipes from training the same run at once."""
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    longest_first = sorted(todo, key=lambda r: -r.minutes_quick)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+        futures = {
+            pool.submit(_run_in_worker, r.id, args.profile, args.overrides, args.out, threads): r
+            for r in longest_first
+        }
+        progress.update(task, description=f"{args.jobs} at a time")
+        for future in as_completed(futures):
+            finished(future.result())
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_library_warnings()
     args = _parser().parse_args(argv)
     console = Console(stderr=True)
     recipes = load_recipes()
@@ -87,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(recipes)} recipes, ~{total:.0f} min in the quick profile on a 2-core CPU")
         return 0
     try:
+        if args.jobs < 1:
+            raise UserError(f"--jobs {args.jobs}: give how many recipes run at once, 1 or more")
         recipes = select(recipes, args.only, args.chapter)
         check_overrides(args.overrides, args.profile)
         if args.profile == "full":
@@ -94,8 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         console.print(f"mde_exp.reproduce: error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    _quiet_lightning()
     ctx = RecipeContext(profile=args.profile, out_dir=args.out, overrides=args.overrides)
     done = (
         set()
@@ -118,59 +215,27 @@ def main(argv: list[str] | None = None) -> int:
         console=console,
     ) as progress:
         task = progress.add_task("reproducing", total=len(recipes))
-        for recipe in recipes.values():
-            progress.update(task, description=f"{recipe.id}")
-            if recipe.id in done:
-                outcomes["skipped"] = outcomes.get("skipped", 0) + 1
-                progress.console.print(f"{recipe.id:<14} [yellow]skipped (done)[/]  (--rerun runs it again)")
-                progress.advance(task)
-                continue
-            started = time.time()
-            record = {
-                "id": recipe.id,
-                "title": recipe.title,
-                "book_ref": recipe.book_ref,
-                "chapter": recipe.chapter,
-                "claim": recipe.claim,
-                "profile": args.profile,
-                "overrides": args.overrides,
-                "command": shlex.join(
-                    [
-                        "python",
-                        "-m",
-                        "mde_exp.reproduce",
-                        "--only",
-                        recipe.id,
-                        "--profile",
-                        args.profile,
-                        "--rerun",
-                        *args.overrides,
-                    ]
-                ),  # fmt: skip
-            }
-            try:
-                output = recipe.run(ctx.for_recipe(recipe))
-                status = "pass" if all(c.passed for c in output.claims) and output.claims else "fail"
-                record.update(
-                    status=status,
-                    claims=[c.to_dict() for c in output.claims],
-                    values=output.values,
-                    runs=output.runs,
-                    figure=output.figure.name,
-                )
-            except Exception as err:  # one broken recipe is reported; the others still run
-                status = "error"
-                record.update(status=status, claims=[], error="".join(traceback.format_exception(err)))
-            record["wall_time_s"] = round(time.time() - started, 2)
-            args.out.mkdir(parents=True, exist_ok=True)
-            write_json(args.out / f"{recipe.id}.json", record)
-            log_figure_run(record, args.out, args.overrides)
+
+        def finished(record: dict) -> None:
+            status = record["status"]
             outcomes[status] = outcomes.get(status, 0) + 1
             mark = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "error": "[red]ERROR[/]"}[status]
-            progress.console.print(f"{recipe.id:<14} {mark}  {record['wall_time_s']:.1f} s")
+            progress.console.print(f"{record['id']:<14} {mark}  {record['wall_time_s']:.1f} s")
             if status == "error":
                 progress.console.print(record["error"].strip().splitlines()[-1])
             progress.advance(task)
+
+        for rid in (rid for rid in recipes if rid in done):  # in book order
+            outcomes["skipped"] = outcomes.get("skipped", 0) + 1
+            progress.console.print(f"{rid:<14} [yellow]skipped (done)[/]  (--rerun runs it again)")
+            progress.advance(task)
+        todo = [r for r in recipes.values() if r.id not in done]
+        if args.jobs == 1:
+            for recipe in todo:
+                progress.update(task, description=recipe.id)
+                finished(run_recipe(recipe, ctx, args.out))
+        else:
+            _run_parallel(todo, args, progress, task, finished)
     args.out.mkdir(parents=True, exist_ok=True)
     report = write_report(args.out)
     elapsed = time.time() - started_all

@@ -1,5 +1,6 @@
 """One run: seed, build data, model and trainer from the config, fit, test, and write the run folder."""
 
+import contextlib
 import logging
 import signal
 import sys
@@ -121,6 +122,12 @@ def execute(cfg: DictConfig, *, progress_bar: bool = False) -> RunResult:
     if (cfg.get("ensemble") or {}).get("size", 1) > 1:
         raise ConfigError("ensemble.size>1 trains several runs: call mde_exp.ensemble.execute_ensemble(cfg)")
     directory = store.run_dir(cfg)
+    # One process at a time per run (under DDP the first process holds it for all of them).
+    with store.run_lock(directory) if is_rank_zero() else contextlib.nullcontext():
+        return _execute(cfg, directory, progress_bar)
+
+
+def _execute(cfg: DictConfig, directory: Path, progress_bar: bool) -> RunResult:
     previous = store.read_summary(directory)
     if cfg.store.skip_finished and store.is_complete(directory):
         log.info("run %s is already %s: skipped", directory, previous["status"])

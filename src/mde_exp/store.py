@@ -58,6 +58,25 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def run_lock(directory: Path):
+    """Hold `directory`'s run for this process: a second process asking for the same run (two recipes of
+    a parallel reproduction, two sweeps) waits here, then finds it finished and reads it back. An
+    advisory lock (flock) on `<store root>/.locks/<experiment>/<name>.lock`, released when the process
+    ends, even by SIGKILL."""
+    import fcntl
+
+    directory = Path(directory)
+    locks = directory.parent.parent / ".locks" / directory.parent.name  # <root>/.locks/<experiment>/
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{directory.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def read_summary(directory: Path) -> dict[str, Any] | None:
     """The run's summary.json, or None where the run has not started."""
     path = Path(directory) / "summary.json"
