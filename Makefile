@@ -8,7 +8,7 @@ ONLY    ?=
 CHAPTER ?=
 RERUN   ?=
 # recipes run at once by reproduce-figures (each in its own process, cores/JOBS torch threads)
-JOBS    ?= 1
+JOBS    ?= 2
 EXP     ?= dropout_sweep
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (auto: one per core; 0 runs in-process)
