@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from lightning.pytorch import Callback
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class StoreCSVLogger(CSVLogger):
         self.keep_before_step = keep_before_step
 
     @property
+    @rank_zero_experiment  # under DDP only the first process opens (and, resuming, rewrites) metrics.csv
     def experiment(self) -> ExperimentWriter:
         if self._experiment is None:
             self._experiment = _ResumingWriter(self.log_dir, self.keep_before_step)
@@ -70,7 +72,7 @@ class StoreCSVLogger(CSVLogger):
     def has_row(self, step: int, metrics: dict[str, Any]) -> bool:
         """Whether metrics.csv (as written so far) has a row at `step` with a value for each of `metrics`."""
         self.save()
-        path = Path(self.experiment.metrics_file_path)
+        path = Path(self.log_dir) / ExperimentWriter.NAME_METRICS_FILE
         if not path.is_file():
             return False
         with path.open(newline="") as f:
