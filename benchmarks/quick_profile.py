@@ -15,7 +15,6 @@ records (no DIR, or none from the quick profile) it says so and exits 0, so `mak
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,24 +25,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from benchlib.results import record  # noqa: E402
 from mde_exp.recipes import load_recipes  # noqa: E402
+from mde_exp.report import read_records as read_report_records  # noqa: E402
 
 TARGET_S = 15 * 60
 PROFILE = "quick"
 
 
 def read_records(folder: Path, only: list[str] | None = None) -> dict[str, float]:
-    """Seconds per recipe id from the quick-profile records in `folder` (restricted to `only`)."""
-    times = {}
-    for path in sorted(folder.glob("*.json")):
-        try:
-            rec = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if not isinstance(rec, dict) or rec.get("profile") != PROFILE or "wall_time_s" not in rec:
-            continue
-        if only is None or rec.get("id") in only:
-            times[str(rec.get("id", path.stem))] = float(rec["wall_time_s"])
-    return times
+    """Seconds per recipe id from the quick-profile records in `folder` (restricted to `only`), read as the
+    report reads them."""
+    return {
+        r["id"]: float(r["wall_time_s"])
+        for r in read_report_records(folder)
+        if r.get("profile") == PROFILE and "wall_time_s" in r and (only is None or r["id"] in only)
+    }
 
 
 def run_profile(folder: Path, only: str | None, runs: Path | None, jobs: int = 1) -> float:

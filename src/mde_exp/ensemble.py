@@ -50,7 +50,6 @@ from torch.func import functional_call, stack_module_state, vmap
 from mde_exp import checkpoints, store
 from mde_exp.data.batches import TensorBatches
 from mde_exp.errors import ConfigError
-from mde_exp.loggers import resolve_wandb_mode
 from mde_exp.models.base import EVAL_STAGES, ClassifierModule
 from mde_exp.validate import check_config
 
@@ -303,17 +302,15 @@ def _device(cfg: DictConfig) -> torch.device:
     return torch.device("cpu")
 
 
-def _log_interval(configured: int, batches: int) -> int:
-    return max(1, min(configured, batches))  # as run._log_interval
-
-
 def train(members: list[_Member], max_epochs: int, log_every: int) -> int:
     """Train the members together; returns the number of training steps taken."""
+    from mde_exp.run import log_interval  # the plain run's own log interval
+
     vec = VectorisedModel([m.model.net for m in members])
     for m in members:
         m.configure()
     model0 = members[0].model
-    interval = _log_interval(log_every, len(members[0].train))
+    interval = log_interval(log_every, len(members[0].train))
     step = 0
     for epoch in range(max_epochs):
         if not any(m.active for m in members):
@@ -418,9 +415,11 @@ def _checkpoint(m: _Member) -> dict[str, Any]:
     }
 
 
-def _record(m: _Member, started: float, wall: float, n: int, index: int, attempt: int) -> dict[str, Any]:
+def _record(
+    m: _Member, started: float, wall: float, n: int, index: int, previous: dict[str, Any] | None
+) -> dict[str, Any]:
     """Write the member's run folder as run.execute would; returns its summary."""
-    from mde_exp.run import _build_loggers, _finish_wandb, _versions
+    from mde_exp.run import _build_loggers, _finish_wandb, start_summary
 
     cfg = m.cfg
     m.dir.mkdir(parents=True, exist_ok=True)
@@ -428,33 +427,19 @@ def _record(m: _Member, started: float, wall: float, n: int, index: int, attempt
     ckpt = m.dir / "checkpoints" / checkpoints.LAST
     checkpoints.AtomicCheckpointIO().save_checkpoint(_checkpoint(m), ckpt)
     status = "finished" if m.active else "diverged"
-    summary: dict[str, Any] = {
-        "status": status,
-        "experiment": str(cfg.experiment),
-        "seed": int(cfg.seed),
-        "config_hash": store.config_hash(cfg),
-        "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
-        "attempt": attempt,
-        "resumed_from_epoch": None,
-        "resumed_from_step": None,
-        "resume": checkpoints.ResumePoint().record(),
-        "versions": _versions(),
-        "git_commit": store.git_commit(),
-        "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))}
-        if "wandb" in (cfg.logger or {})
-        else None,
-        "wall_time_s": round(wall / n, 3),  # its share of the ensemble's time
-        "ensemble": {"size": n, "member": index, "wall_time_s": round(wall, 3)},
-        "diverged_at_step": m.diverged_at[0] if m.diverged_at else None,
-        "diverged_at_epoch": m.diverged_at[1] if m.diverged_at else None,
-        "epochs": m.epochs_done if m.active else m.epochs_done,
-        "global_step": m.steps_done,
-        "metrics": m.metrics,
-        "parameters": sum(p.numel() for p in m.model.parameters() if p.requires_grad),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    if m.active:
-        summary["epochs"] = int(cfg.trainer.max_epochs)
+    summary = start_summary(cfg, previous, started)
+    summary.update(
+        status=status,
+        wall_time_s=round(wall / n, 3),  # its share of the ensemble's time
+        ensemble={"size": n, "member": index, "wall_time_s": round(wall, 3)},
+        diverged_at_step=m.diverged_at[0] if m.diverged_at else None,
+        diverged_at_epoch=m.diverged_at[1] if m.diverged_at else None,
+        epochs=int(cfg.trainer.max_epochs) if m.active else m.epochs_done,
+        global_step=m.steps_done,
+        metrics=m.metrics,
+        parameters=sum(p.numel() for p in m.model.parameters() if p.requires_grad),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     loggers = _build_loggers(cfg, m.dir, None)
     try:
         for lg in loggers:
@@ -498,10 +483,10 @@ def execute_ensemble(cfg: DictConfig) -> list[Any]:
         device = _device(cfg)
         started = time.time()
         members = [_Member(members_cfg[i], device) for i in todo]
-        attempts = [(store.read_summary(m.dir) or {}).get("attempt", 0) + 1 for m in members]
+        previous = [store.read_summary(m.dir) for m in members]
         train(members, int(cfg.trainer.max_epochs), int(cfg.trainer.get("log_every_n_steps", 50)))
         wall = time.time() - started
         for k, (i, m) in enumerate(zip(todo, members, strict=True)):
-            summary = _record(m, started, wall, len(members), k, attempts[k])
+            summary = _record(m, started, wall, len(members), k, previous[k])
             results[i] = RunResult(m.dir, summary["status"], summary["metrics"], summary=summary)
     return [results[i] for i in range(len(members_cfg))]

@@ -64,15 +64,45 @@ def _build_model(cfg: DictConfig, datamodule: BookDataModule) -> L.LightningModu
     )
 
 
+def log_interval(configured: int, batches: int) -> int:
+    """Steps between step-level logs: the configured interval, or once an epoch when an epoch of
+    `batches` steps is shorter (small data sets, whole-graph batches), so that the training curve still
+    has points."""
+    return max(1, min(configured, batches))
+
+
 def _log_interval(configured: int, datamodule: BookDataModule) -> int:
-    """Steps between step-level logs: the configured interval, or once an epoch when an epoch is
-    shorter (small data sets, whole-graph batches), so that the training curve still has points."""
+    """log_interval for the training batches of `datamodule`."""
     try:
         datamodule.setup("fit")
         batches = len(datamodule.train_dataloader())
     except TypeError:  # an iterable without a length (a replay buffer's stream)
         return configured
-    return max(1, min(configured, batches))
+    return log_interval(configured, batches)
+
+
+def start_summary(
+    cfg: DictConfig, previous: dict[str, Any] | None, started: float, resume: Any = None
+) -> dict[str, Any]:
+    """The summary.json a run starts with (status running): what it is, its attempt and the time of the
+    attempts before it (`previous`: the folder's summary, if any), where it resumes from, the versions."""
+    return {
+        "status": "running",
+        "experiment": str(cfg.experiment),
+        "seed": int(cfg.seed),
+        "config_hash": store.config_hash(cfg),
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        "attempt": (previous or {}).get("attempt", 0) + 1,
+        "resumed_from_epoch": None,
+        "resumed_from_step": None,
+        "resume": (resume or checkpoints.ResumePoint()).record(),
+        "versions": _versions(),
+        "git_commit": store.git_commit(),
+        "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))}
+        if "wandb" in (cfg.logger or {})
+        else None,
+        "wall_time_s": (previous or {}).get("wall_time_s", 0.0),
+    }
 
 
 def _step_checkpoints(cfg: DictConfig, directory: Path) -> list[ModelCheckpoint]:
@@ -143,23 +173,7 @@ def _execute(cfg: DictConfig, directory: Path, progress_bar: bool) -> RunResult:
     if writer:
         (directory / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     started = time.time()
-    summary: dict[str, Any] = {
-        "status": "running",
-        "experiment": str(cfg.experiment),
-        "seed": int(cfg.seed),
-        "config_hash": store.config_hash(cfg),
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "attempt": (previous or {}).get("attempt", 0) + 1,
-        "resumed_from_epoch": None,
-        "resumed_from_step": None,
-        "resume": (resume or checkpoints.ResumePoint()).record(),
-        "versions": _versions(),
-        "git_commit": store.git_commit(),
-        "wandb": {"mode": resolve_wandb_mode(cfg.logger.wandb.get("mode", "auto"))}
-        if "wandb" in (cfg.logger or {})
-        else None,
-        "wall_time_s": (previous or {}).get("wall_time_s", 0.0),
-    }
+    summary = start_summary(cfg, previous, started, resume)
     if resume_from:
         summary["resumed_from_epoch"], summary["resumed_from_step"] = resume.epochs, resume.step
     if writer:

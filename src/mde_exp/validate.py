@@ -330,6 +330,6 @@ def check_config(cfg: DictConfig) -> None:
     _check_dropout(cfg)
     _check_optimizer(cfg)
     check_types(cfg)
-    for problem in speed.problems(cfg.get("speed")):
-        raise ConfigError(problem)
+    if problems := speed.problems(cfg.get("speed")):
+        raise ConfigError(problems[0])
     _check_trainer_and_data(cfg)

@@ -83,30 +83,33 @@ class TensorBatches:
             start = skip - p * per_pass if p == skip // per_pass else 0
             yield from self._pass(epoch * self.passes + p, start)
 
+    def _order(self, number: int) -> torch.Tensor:
+        """The example order of pass `number`: a permutation seeded by the seed and the pass (the same on
+        every process), or the stored order without shuffling."""
+        n = len(self.tensors[0])
+        if not self.shuffle:
+            return torch.arange(n)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + number)
+        return torch.randperm(n, generator=generator)
+
     def _pass(self, number: int, first_batch: int = 0) -> Iterator[tuple[torch.Tensor, ...]]:
         n = len(self.tensors[0])
         starts = range(first_batch * self.batch_size, n, self.batch_size)
         if self.world_size > 1:
             yield from self._shared_pass(number, starts)
         elif self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + number)
-            order = torch.randperm(n, generator=generator).to(self.tensors[0].device)
+            order = self._order(number).to(self.tensors[0].device)
             for start in starts:
                 index = order[start : start + self.batch_size]
                 yield tuple(t.index_select(0, index) for t in self.tensors)
-        else:
+        else:  # slices of the stored tensors: views, no copy
             for start in starts:
                 yield tuple(t[start : start + self.batch_size] for t in self.tensors)
 
     def _shared_pass(self, number: int, starts: range) -> Iterator[tuple[torch.Tensor, ...]]:
         """This rank's share of each batch of a pass (see the class docstring)."""
-        n = len(self.tensors[0])
+        order = self._order(number)
         device = self.tensors[0].device
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed * 1_000_003 + number)
-            order = torch.randperm(n, generator=generator)
-        else:
-            order = torch.arange(n)
         for start in starts:
             batch = order[start : start + self.batch_size]
             share = -(-len(batch) // self.world_size)
